@@ -1,0 +1,197 @@
+"""Command-line wiring: parse options, build the configuration, call an engine, pick the exit code.
+
+Heavy modules are imported inside the commands so `--help` and `--version` stay fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ldapdiag import __version__
+from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK, LdapdiagError
+
+if TYPE_CHECKING:
+    from ldapdiag.config.model import MailServerConfig
+    from ldapdiag.config.sources import SourceOptions
+
+
+class LdapdiagGroup(click.Group):
+    """A click group that turns every ldapdiag error into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LdapdiagError as error:
+            click.echo(f"ldapdiag: error: {error}", err=True)
+            ctx.exit(error.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("ldapdiag: interrupted", err=True)
+            ctx.exit(130)
+        except Exception as error:  # never a traceback for the user
+            if os.environ.get("LDAPDIAG_DEBUG"):
+                raise
+            click.echo(
+                f"ldapdiag: internal error ({type(error).__name__}); run with LDAPDIAG_DEBUG=1 for details",
+                err=True,
+            )
+            ctx.exit(EXIT_CANNOT_CHECK)
+
+
+def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The configuration-source options, the same on every command, given after its name."""
+    options = [
+        click.option(
+            "--env-file",
+            "env_files",
+            multiple=True,
+            type=click.Path(path_type=Path),
+            help="A DMS env file (docker compose env_file syntax). Repeatable; later files win.",
+        ),
+        click.option(
+            "--compose",
+            type=click.Path(path_type=Path),
+            help="A compose file: the mail server service's environment, env_file, hostname.",
+        ),
+        click.option("--service", help="The compose service (default: the one with LDAP)."),
+        click.option(
+            "--no-env",
+            is_flag=True,
+            help="Ignore the process environment (by default it overrides files).",
+        ),
+        click.option(
+            "--set",
+            "sets",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Override one variable (not passwords: use KEY__FILE=path).",
+        ),
+        click.option(
+            "--dms-config",
+            type=click.Path(path_type=Path),
+            help="The directory mounted at /tmp/docker-mailserver (ldap-*.cf overrides...).",
+        ),
+        click.option(
+            "--from-files",
+            type=click.Path(path_type=Path),
+            is_flag=False,
+            flag_value="/",
+            default=None,
+            metavar="[ROOT]",
+            help="Read the files DMS generated under ROOT (default /) instead of variables.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def source_options(params: dict[str, Any]) -> SourceOptions:
+    """The SourceOptions named by a command's parameters (and removes them from `params`)."""
+    from ldapdiag.config.sources import SourceOptions
+
+    from_files = params.pop("from_files")
+    return SourceOptions(
+        env_files=tuple(params.pop("env_files")),
+        compose=params.pop("compose"),
+        service=params.pop("service"),
+        use_environment=not params.pop("no_env"),
+        sets=tuple(params.pop("sets")),
+        dms_config=params.pop("dms_config"),
+        from_files=Path(from_files) if from_files is not None else None,
+    )
+
+
+def load(options: SourceOptions) -> MailServerConfig:
+    """The effective configuration for these options."""
+    from ldapdiag.config.load import load_config
+
+    return load_config(options, os.environ)
+
+
+def with_config(command: Callable[..., int]) -> Callable[..., None]:
+    """Add the config options, load the configuration, pass it on, exit with the returned code."""
+
+    @config_options
+    @functools.wraps(command)
+    def wrapper(**params: Any) -> None:
+        config = load(source_options(params))
+        sys.exit(command(config, **params))
+
+    return wrapper
+
+
+@click.group(cls=LdapdiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ldapdiag")
+def main() -> None:
+    """Predict what postfix, dovecot and saslauthd of a docker-mailserver do with your LDAP directory."""
+
+
+@main.command("config")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@with_config
+def config_command(config: MailServerConfig, output_format: str) -> int:
+    """Show the effective configuration as the files DMS would write, with each value's source."""
+    from ldapdiag.report.config_report import render_json, render_text
+
+    if output_format == "json":
+        click.echo(render_json(config), nl=False)
+    else:
+        click.echo(render_text(config), nl=False)
+        for finding in config.findings:
+            click.echo(str(finding), err=True)
+    return EXIT_FINDING if any(f.level in ("error", "warning") for f in config.findings) else EXIT_OK
+
+
+@main.command("demo")
+@click.argument("scenario", required=False, default="basic-setup")
+@click.option("--keep", is_flag=True, help="Keep the server running until Ctrl-C.")
+def demo_command(scenario: str, keep: bool) -> None:
+    """Serve a scenario from scenarios/ on a throwaway slapd and run ldapdiag against it."""
+    from ldapdiag.demo.run import run_demo
+
+    sys.exit(run_demo(scenario, keep=keep))
+
+
+def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Options for commands that talk to the directory: extra trust anchors."""
+    options = [
+        click.option(
+            "--ca-file",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Trust this CA (PEM) in addition to what each component trusts.",
+        ),
+        click.option(
+            "--ca-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Trust the CAs in this directory (hashed, as for libldap's TLS_CACERTDIR).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command("check")
+@click.option(
+    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@connection_options
+@with_config
+def check_command(
+    config: MailServerConfig, output_format: str, ca_file: Path | None, ca_dir: Path | None
+) -> int:
+    """Connect as postfix, dovecot and saslauthd would: TLS, bind, search base, server facts."""
+    from ldapdiag.check import run_check
+
+    return run_check(config, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)

@@ -1,0 +1,1 @@
+"""Configuration sources turned into one immutable MailServerConfig."""

@@ -1,0 +1,1 @@
+"""The LDAP directory as postfix, dovecot and saslauthd reach it: filters, connections, queries."""

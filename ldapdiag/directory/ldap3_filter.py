@@ -1,0 +1,368 @@
+"""Sending our own filters through ldap3, exactly as libldap's ldap_search_ext() would encode them.
+
+ldap3 2.9.1 only sends filters its own parser (`ldap3.operation.search.parse_filter`) accepts, and
+that parser refuses `(|)`, `(&)` and `mail=x`, and its pyasn1 `And`/`Or` types refuse empty sets.
+So this module builds the pyasn1 `Filter` itself from a `filters` tree, with local subclasses of
+ldap3's RFC 4511 types (`SET SIZE (0..MAX)` as RFC 4526 allows), puts it in a SearchRequest and
+hands that to the connection the way `Connection.search` does (`send` + `post_send_search`).
+Nothing in ldap3 is patched; other callers of ldap3 see no change.
+
+The empty filter (`""`, see filters.EmptyFilter) makes libldap send a SearchRequest without any
+filter element; slapd 2.5 answers with a notice of disconnection (protocolError, "decoding attrs
+error") and closes the connection. `search()` sends that same malformed request, so the caller
+sees what the server does with it (ldap3 raises LDAPSessionTerminatedByServerError for slapd).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ldap3 import BASE, DEREF_ALWAYS, DEREF_BASE, DEREF_NEVER, DEREF_SEARCH, LEVEL, SUBTREE, Connection
+from ldap3.core.exceptions import LDAPSocketOpenError
+from ldap3.protocol import rfc4511 as rfc
+from ldap3.strategy.sync import SyncStrategy
+from pyasn1.type import namedtype, univ
+
+from ldapdiag.directory import filters as f
+from ldapdiag.directory.filters import escape_value, parse
+
+SCOPES: Mapping[str | int, int] = {BASE: 0, LEVEL: 1, SUBTREE: 2, 0: 0, 1: 1, 2: 2}
+DEREFS: Mapping[str | int, int] = {
+    DEREF_NEVER: 0,
+    DEREF_SEARCH: 1,
+    DEREF_BASE: 2,
+    DEREF_ALWAYS: 3,
+    0: 0,
+    1: 1,
+    2: 2,
+    3: 3,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# pyasn1 types: ldap3's RFC 4511 types, with empty AND/OR allowed and byte-safe substrings
+
+
+class _TextOfBytes:
+    """str() of a value as RFC 4515 escapes: ldap3 logs substrings with str(), which fails on non-UTF-8."""
+
+    def __str__(self) -> str:
+        return escape_value(self.asOctets())  # type: ignore[attr-defined]
+
+
+class _Initial(_TextOfBytes, rfc.Initial):
+    """initial [0] AssertionValue."""
+
+
+class _Any(_TextOfBytes, rfc.Any):
+    """any [1] AssertionValue."""
+
+
+class _Final(_TextOfBytes, rfc.Final):
+    """final [2] AssertionValue."""
+
+
+class _Substring(rfc.Substring):
+    """substring CHOICE { initial, any, final }."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("initial", _Initial()),
+        namedtype.NamedType("any", _Any()),
+        namedtype.NamedType("final", _Final()),
+    )
+
+
+class _Substrings(rfc.Substrings):
+    """SEQUENCE SIZE (1..MAX) OF substring."""
+
+    componentType = _Substring()
+
+
+class _SubstringFilter(rfc.SubstringFilter):
+    """substrings [4] SubstringFilter."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("type", rfc.AttributeDescription()),
+        namedtype.NamedType("substrings", _Substrings()),
+    )
+
+
+class _And(rfc.And):
+    """and [0] SET SIZE (0..MAX) OF Filter (RFC 4526: the empty AND is absolute true)."""
+
+    subtypeSpec = univ.SetOf.subtypeSpec
+
+
+class _Or(rfc.Or):
+    """or [1] SET SIZE (0..MAX) OF Filter (RFC 4526: the empty OR is absolute false)."""
+
+    subtypeSpec = univ.SetOf.subtypeSpec
+
+
+class _Not(rfc.Not):
+    """not [2] Filter (explicitly tagged, as in ldap3)."""
+
+
+class LdapFilter(rfc.Filter):
+    """RFC 4511 Filter as libldap sends it; drop-in for ldap3's `Filter` in a SearchRequest."""
+
+    componentType = namedtype.NamedTypes(
+        namedtype.NamedType("and", _And()),
+        namedtype.NamedType("or", _Or()),
+        namedtype.NamedType("notFilter", _Not()),
+        namedtype.NamedType("equalityMatch", rfc.EqualityMatch()),
+        namedtype.NamedType("substringFilter", _SubstringFilter()),
+        namedtype.NamedType("greaterOrEqual", rfc.GreaterOrEqual()),
+        namedtype.NamedType("lessOrEqual", rfc.LessOrEqual()),
+        namedtype.NamedType("present", rfc.Present()),
+        namedtype.NamedType("approxMatch", rfc.ApproxMatch()),
+        namedtype.NamedType("extensibleMatch", rfc.ExtensibleMatch()),
+    )
+
+
+_And.componentType = LdapFilter()
+_Or.componentType = LdapFilter()
+_Not.componentType = namedtype.NamedTypes(namedtype.NamedType("innerNotFilter", LdapFilter()))
+
+
+class _SearchRequestWithoutFilter(rfc.SearchRequest):
+    """A SearchRequest lacking its filter: what ldap_search_ext() sends for the filter ""."""
+
+    componentType = namedtype.NamedTypes(
+        *(named for named in rfc.SearchRequest.componentType.namedTypes if named.name != "filter")
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# filter tree -> pyasn1
+
+
+def to_ldap3_filter(node: f.Filter) -> LdapFilter:
+    """The BER filter ldap_pvt_put_filter() writes for this tree, as a pyasn1 value ldap3 can send."""
+    result = LdapFilter()
+    match node:
+        case f.EmptyFilter():
+            raise ValueError("the empty filter has no BER form: libldap leaves it out of the request")
+        case f.And(children):
+            result["and"] = _boolean(_And(), children)
+        case f.Or(children):
+            result["or"] = _boolean(_Or(), children)
+        case f.Not(inner):
+            negation = _Not()
+            negation["innerNotFilter"] = to_ldap3_filter(inner)
+            result["notFilter"] = negation
+        case f.Present(attribute):
+            result["present"] = rfc.Present(attribute)
+        case f.Substrings():
+            result["substringFilter"] = _substring_filter(node)
+        case f.Extensible():
+            result["extensibleMatch"] = _extensible_match(node)
+        case f.Equality() | f.GreaterOrEqual() | f.LessOrEqual() | f.Approx():
+            name, kind = _ASSERTIONS[type(node)]
+            result[name] = _assertion(kind(), node.attribute, node.value)
+        case _:
+            raise TypeError(f"not a filter: {node!r}")
+    return result
+
+
+_ASSERTIONS: dict[type, tuple[str, type]] = {
+    f.Equality: ("equalityMatch", rfc.EqualityMatch),
+    f.GreaterOrEqual: ("greaterOrEqual", rfc.GreaterOrEqual),
+    f.LessOrEqual: ("lessOrEqual", rfc.LessOrEqual),
+    f.Approx: ("approxMatch", rfc.ApproxMatch),
+}
+
+
+def _boolean(container: univ.SetOf, children: Sequence[f.Filter]) -> univ.SetOf:
+    """AND/OR set in the order of the text (libldap does not sort)."""
+    container.clear()
+    for position, child in enumerate(children):
+        container[position] = to_ldap3_filter(child)
+    return container
+
+
+def _assertion(ava: univ.Sequence, attribute: str, value: bytes) -> univ.Sequence:
+    """AttributeValueAssertion."""
+    ava["attributeDesc"] = rfc.AttributeDescription(attribute)
+    ava["assertionValue"] = rfc.AssertionValue(value)
+    return ava
+
+
+def _substring_filter(node: f.Substrings) -> _SubstringFilter:
+    """SubstringFilter: initial, any..., final in that order (put_substring_filter)."""
+    parts: list[tuple[str, univ.OctetString]] = []
+    if node.initial is not None:
+        parts.append(("initial", _Initial(node.initial)))
+    parts.extend(("any", _Any(part)) for part in node.any)
+    if node.final is not None:
+        parts.append(("final", _Final(node.final)))
+    substrings = _Substrings()
+    for position, (name, value) in enumerate(parts):
+        choice = _Substring()
+        choice[name] = value
+        substrings[position] = choice
+    result = _SubstringFilter()
+    result["type"] = rfc.AttributeDescription(node.attribute)
+    result["substrings"] = substrings
+    return result
+
+
+def _extensible_match(node: f.Extensible) -> rfc.ExtensibleMatch:
+    """MatchingRuleAssertion; dnAttributes only when set, as libldap writes it."""
+    match = rfc.ExtensibleMatch()
+    if node.rule:
+        match["matchingRule"] = rfc.MatchingRule(node.rule)
+    if node.attribute:
+        match["type"] = rfc.Type(node.attribute)
+    match["matchValue"] = rfc.MatchValue(node.value)
+    if node.dn_attributes:
+        match["dnAttributes"] = rfc.DnAttributes(True)
+    return match
+
+
+# ---------------------------------------------------------------------------------------------
+# the request
+
+
+def search_request(
+    base: str,
+    scope: str | int,
+    node: f.Filter,
+    attributes: Sequence[str],
+    size_limit: int = 0,
+    time_limit: int = 0,
+    deref: str | int = DEREF_NEVER,
+) -> rfc.SearchRequest:
+    """The SearchRequest ldap_build_search_req() builds: attributes as given, no filter for ""."""
+    request = _SearchRequestWithoutFilter() if isinstance(node, f.EmptyFilter) else rfc.SearchRequest()
+    request["baseObject"] = rfc.LDAPDN(base)
+    request["scope"] = rfc.Scope(_lookup(SCOPES, scope, "scope"))
+    request["derefAliases"] = rfc.DerefAliases(_lookup(DEREFS, deref, "deref"))
+    request["sizeLimit"] = rfc.Integer0ToMax(size_limit)
+    request["timeLimit"] = rfc.Integer0ToMax(time_limit)
+    request["typesOnly"] = rfc.TypesOnly(False)
+    if not isinstance(node, f.EmptyFilter):
+        request["filter"] = to_ldap3_filter(node)
+    selection = rfc.AttributeSelection()
+    selection.clear()
+    for position, attribute in enumerate(attributes):
+        selection[position] = rfc.Selector(attribute)
+    request["attributes"] = selection
+    return request
+
+
+def _lookup(table: Mapping[str | int, int], key: str | int, what: str) -> int:
+    """An ldap3 constant or the protocol number."""
+    try:
+        return table[key]
+    except KeyError:
+        raise ValueError(f"unknown {what} {key!r}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# sending
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """What the server answered: entries and references in server order, and the final result."""
+
+    responses: tuple[dict[str, Any], ...]  # ldap3's searchResEntry / searchResRef dicts
+    result: dict[str, Any]  # ldap3's searchResDone dict: result, description, message, referrals
+
+    @property
+    def entries(self) -> list[dict[str, Any]]:
+        """The searchResEntry responses."""
+        return [response for response in self.responses if response["type"] == "searchResEntry"]
+
+    @property
+    def references(self) -> list[dict[str, Any]]:
+        """The searchResRef responses (continuation references, not followed)."""
+        return [response for response in self.responses if response["type"] == "searchResRef"]
+
+    @property
+    def dns(self) -> list[str]:
+        """DNs of the entries, in server order."""
+        return [entry["dn"] for entry in self.entries]
+
+
+def search(
+    connection: Connection,
+    base: str,
+    scope: str | int,
+    filter_: f.Filter | str | bytes,
+    attributes: Sequence[str],
+    size_limit: int = 0,
+    time_limit: int = 0,
+    deref: str | int = DEREF_NEVER,
+) -> SearchResult:
+    """ldap_search_ext(): send the filter as libldap encodes it; FilterSyntaxError where it fails (-7).
+
+    `attributes` go out as given (empty: all user attributes; `["1.1"]`: none). ldap3's auto_range
+    and auto_referrals are off for this call, so what comes back is what the server sent.
+    """
+    node = filter_ if isinstance(filter_, f.Filter) else parse(filter_)
+    request = search_request(base, scope, node, attributes, size_limit, time_limit, deref)
+    _check_strategy(connection)
+    with connection.connection_lock, _server_answers_only(connection):
+        if connection.lazy:
+            connection._fire_deferred()  # what Connection.search does first
+        if isinstance(node, f.EmptyFilter):  # no restarts: RESTARTABLE would resend its last request
+            message_id = _send_without_filter(connection, request)
+            responses = SyncStrategy.post_send_search(connection.strategy, message_id)
+        else:
+            responses = connection.post_send_search(connection.send("searchRequest", request, None))
+        result = dict(connection.result)
+    return SearchResult(tuple(responses), result)
+
+
+def _check_strategy(connection: Connection) -> None:
+    """Only synchronous strategies that talk to a real server: SYNC, SAFE_SYNC, (SAFE_)RESTARTABLE."""
+    strategy = connection.strategy
+    if not isinstance(strategy, SyncStrategy) or strategy.no_real_dsa or strategy.pooled:
+        raise ValueError(f"search() needs a synchronous connection to a real server, not {strategy!r}")
+
+
+@contextmanager
+def _server_answers_only(connection: Connection) -> Iterator[None]:
+    """Turn off ldap3's auto_range and auto_referrals for one call: callers decide about referrals."""
+    saved = connection.auto_range, connection.auto_referrals
+    connection.auto_range = connection.auto_referrals = False
+    try:
+        yield
+    finally:
+        connection.auto_range, connection.auto_referrals = saved
+
+
+def _send_without_filter(connection: Connection, request: rfc.SearchRequest) -> int:
+    """BaseStrategy.send() for a request ldap3 cannot describe (its decode_request needs a filter)."""
+    if not connection.listening:
+        raise LDAPSocketOpenError("unable to send message, socket is not open")
+    strategy = connection.strategy
+    message_id = connection.server.next_message_id()
+    message = rfc.LDAPMessage()
+    message["messageID"] = rfc.MessageID(message_id)
+    message["protocolOp"] = rfc.ProtocolOp().setComponentByName("searchRequest", request)
+    connection.request = _request_dict(request)
+    strategy._outstanding[message_id] = connection.request
+    strategy.sending(message)
+    return message_id
+
+
+def _request_dict(request: rfc.SearchRequest) -> dict[str, Any]:
+    """ldap3's description of a search request (search_request_to_dict), with the filter ""."""
+    return {
+        "base": str(request["baseObject"]),
+        "scope": int(request["scope"]),
+        "dereferenceAlias": int(request["derefAliases"]),
+        "sizeLimit": int(request["sizeLimit"]),
+        "timeLimit": int(request["timeLimit"]),
+        "typesOnly": bool(request["typesOnly"]),
+        "filter": "",
+        "attributes": [str(selector) for selector in request["attributes"]],
+        "type": "searchRequest",
+        "controls": None,
+    }

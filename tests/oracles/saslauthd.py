@@ -1,0 +1,110 @@
+"""Ask a real saslauthd (LDAP mechanism) whether a saslauthd.conf works, against a throwaway slapd.
+
+saslauthd logs nothing about its configuration outside syslog, so the oracle is the answer:
+`testsaslauthd` gets OK when saslauthd read the file as intended and found and bound the test
+user, NO otherwise (a file lak_config_read() rejects makes every answer NO).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SASLAUTHD = shutil.which("saslauthd") or (
+    "/usr/sbin/saslauthd" if Path("/usr/sbin/saslauthd").exists() else None
+)
+TESTSASLAUTHD = shutil.which("testsaslauthd") or (
+    "/usr/sbin/testsaslauthd" if Path("/usr/sbin/testsaslauthd").exists() else None
+)
+SLAPD = shutil.which("slapd") or ("/usr/sbin/slapd" if Path("/usr/sbin/slapd").exists() else None)
+
+SUFFIX = "dc=example,dc=org"
+ROOT_PW = "rootsecret"
+USER = "alice"
+USER_PW = "alicesecret"
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The running slapd: where it listens and its admin DN."""
+
+    uri: str
+    suffix: str
+    root_dn: str
+    root_pw: str
+
+
+def require_programs() -> None:
+    """Skip the calling test when saslauthd, testsaslauthd, slapd or python-slapd is missing."""
+    for program, name in ((SASLAUTHD, "saslauthd"), (TESTSASLAUTHD, "testsaslauthd"), (SLAPD, "slapd")):
+        if program is None:
+            pytest.skip(f"{name} is not installed (install sasl2-bin and slapd)")
+    pytest.importorskip("slapd", reason="python-slapd (PyPI slapd) is not installed")
+
+
+@contextmanager
+def directory() -> Iterator[Directory]:
+    """A slapd with `uid=alice,dc=example,dc=org` (password alicesecret), anonymous read allowed."""
+    require_programs()
+    import slapd
+
+    with tempfile.TemporaryDirectory(prefix="ldapdiag-slapd-") as tmp:
+
+        class _Slapd(slapd.Slapd):  # type: ignore[misc]
+            TMPDIR = tmp  # python-slapd otherwise puts its data under the current directory
+
+        server = _Slapd(suffix=SUFFIX, root_pw=ROOT_PW)
+        server.start()
+        try:
+            server.init_tree()
+            server.ldapadd(
+                f"dn: uid={USER},{SUFFIX}\n"
+                "objectClass: person\nobjectClass: uidObject\n"
+                f"uid: {USER}\ncn: Alice\nsn: A\nuserPassword: {USER_PW}\n"
+            )
+            yield Directory(server.ldap_uri, SUFFIX, server.root_dn, ROOT_PW)
+        finally:
+            server.stop()
+
+
+def saslauthd_answer(conf: str | bytes, user: str = USER, password: str = USER_PW) -> str:
+    """Start `saslauthd -a ldap -O CONF` and return testsaslauthd's answer: "OK" or "NO"."""
+    assert SASLAUTHD is not None and TESTSASLAUTHD is not None
+    with tempfile.TemporaryDirectory(prefix="ldapdiag-saslauthd-") as tmp:
+        conf_file = Path(tmp) / "saslauthd.conf"
+        conf_file.write_bytes(conf.encode() if isinstance(conf, str) else conf)
+        run = Path(tmp) / "run"
+        run.mkdir()
+        daemon = subprocess.Popen(
+            [SASLAUTHD, "-a", "ldap", "-O", str(conf_file), "-m", str(run), "-n", "1", "-d"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # its own process group: on SIGTERM saslauthd signals its whole group (ours too).
+            start_new_session=True,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while not (run / "mux").exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            result = subprocess.run(
+                [TESTSASLAUTHD, "-u", user, "-p", password, "-s", "smtp", "-f", str(run / "mux")],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        finally:
+            daemon.terminate()
+            daemon.wait(timeout=10)
+    answer = result.stdout.split()
+    return answer[1] if len(answer) > 1 and answer[1] in ("OK", "NO") else result.stdout.strip()

@@ -1,0 +1,162 @@
+"""`ldapdiag config` and the CLI contract: exit codes, one-line errors, secrets never printed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ldapdiag import __version__
+from ldapdiag.cli import main
+
+CANARY = "CANARY-pw-5b1c9e"
+SEED = Path(__file__).parent.parent / "data" / "seed"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def canary_env(tmp_path: Path) -> Path:
+    path = tmp_path / "mailserver.env"
+    secret = tmp_path / "secret"
+    secret.write_text(CANARY + "\n")
+    path.write_text(
+        "ACCOUNT_PROVISIONER=LDAP\n"
+        "LDAP_SERVER_HOST=ldap://ldap.example.org\n"
+        "LDAP_SEARCH_BASE=dc=example,dc=org\n"
+        "LDAP_BIND_DN=cn=admin,dc=example,dc=org\n"
+        f"LDAP_BIND_PW__FILE={secret}\n"
+        f"DOVECOT_DNPASS={CANARY}\n"
+        "ENABLE_SASLAUTHD=1\n"
+        f"SASLAUTHD_LDAP_BIND_DN=cn=sasl,dc=example,dc=org\n"
+        f"RELAY_PASSWORD={CANARY}\n"
+        "LDAP_QUERY_FILTER_USER=(mail=%s)\n"
+    )
+    return path
+
+
+def test_version() -> None:
+    code, out, _ = run("--version")
+    assert code == 0 and __version__ in out
+
+
+def test_help_lists_every_command_with_a_summary() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for command in main.list_commands(None):  # type: ignore[arg-type]
+        line = next(line for line in out.splitlines() if line.strip().startswith(command + " "))
+        assert len(line.split(None, 1)[1]) > 10
+
+
+def test_python_dash_m_works() -> None:
+    done = subprocess.run([sys.executable, "-m", "ldapdiag", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and __version__ in done.stdout
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_config_never_prints_the_canary(canary_env: Path, output_format: str) -> None:
+    code, out, err = run(
+        "config",
+        "--no-env",
+        "--env-file",
+        str(canary_env),
+        "--format",
+        output_format,
+        "--set",
+        "OVERRIDE_HOSTNAME=mail.example.org",
+    )
+    assert code in (0, 1)
+    assert CANARY not in out and CANARY not in err
+    assert "********" in out
+
+
+def test_config_json_names_origins(canary_env: Path) -> None:
+    _, out, _ = run(
+        "config",
+        "--no-env",
+        "--env-file",
+        str(canary_env),
+        "--format",
+        "json",
+        "--set",
+        "OVERRIDE_HOSTNAME=mail.example.org",
+    )
+    document = json.loads(out)
+    users = next(f for f in document["files"] if f["path"] == "/etc/postfix/ldap-users.cf")
+    query_filter = next(s for s in users["settings"] if s["key"] == "query_filter")
+    assert query_filter["value"] == "(mail=%s)"
+    assert query_filter["origin"] == f"{canary_env}:10 (LDAP_QUERY_FILTER_USER)"
+    assert document["hostname"] == {"value": "mail.example.org", "origin": "--set (OVERRIDE_HOSTNAME)"}
+    assert document["domainname"]["value"] == "example.org"
+
+
+def test_config_text_shows_files_and_origins(canary_env: Path) -> None:
+    code, out, _ = run(
+        "config", "--no-env", "--env-file", str(canary_env), "--set", "OVERRIDE_HOSTNAME=mail.example.org"
+    )
+    assert code == 0
+    assert "### /etc/postfix/ldap-users.cf" in out
+    assert "### /etc/saslauthd.conf" in out
+    line = next(line for line in out.splitlines() if line.startswith("query_filter = (mail=%s)"))
+    assert line.endswith(f"# <- {canary_env}:10 (LDAP_QUERY_FILTER_USER)")
+
+
+def test_environment_is_read_unless_no_env(canary_env: Path) -> None:
+    env = {"LDAP_QUERY_FILTER_USER": "(uid=%u)", "OVERRIDE_HOSTNAME": "mail.example.org"}
+    _, out, _ = run("config", "--env-file", str(canary_env), "--format", "json", env=env)
+    users = next(f for f in json.loads(out)["files"] if f["path"] == "/etc/postfix/ldap-users.cf")
+    assert next(s for s in users["settings"] if s["key"] == "query_filter")["value"] == "(uid=%u)"
+
+
+def test_seed_example_reports_dms_startup_error() -> None:
+    code, _, err = run(
+        "config",
+        "--no-env",
+        "--env-file",
+        str(SEED / "really-simple.env"),
+        "--set",
+        "OVERRIDE_HOSTNAME=mail.example.org",
+    )
+    assert code == 1
+    assert "LDAP_SERVER_HOST must include the URI scheme" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("ACCOUNT_PROVISIONER=SQL\n", "ACCOUNT_PROVISIONER"),
+        ("LDAP_SERVER_HOST=ldap://x\n", "ACCOUNT_PROVISIONER is FILE"),
+        ("ENABLE_LDAP=1\n", "ENABLE_LDAP=1 is the pre-v13 name"),
+    ],
+)
+def test_bad_provisioner_is_one_line_exit_2(tmp_path: Path, content: str, expected: str) -> None:
+    env = tmp_path / "bad.env"
+    env.write_text(content)
+    code, out, err = run("config", "--no-env", "--env-file", str(env))
+    assert code == 2
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err + out
+
+
+def test_missing_env_file_names_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.env"
+    code, _, err = run("config", "--no-env", "--env-file", str(missing))
+    assert code == 2 and str(missing) in err and len(err.strip().splitlines()) == 1
+
+
+def test_set_refuses_passwords() -> None:
+    code, _, err = run("config", "--no-env", "--set", f"LDAP_BIND_PW={CANARY}")
+    assert code == 2 and CANARY not in err and "LDAP_BIND_PW__FILE" in err
+
+
+def test_set_garbage_is_not_echoed() -> None:
+    code, _, err = run("config", "--no-env", "--set", CANARY)
+    assert code == 2 and CANARY not in err
