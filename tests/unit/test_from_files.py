@@ -66,7 +66,9 @@ def test_container_copy_gives_the_same_configuration(tmp_path: Path) -> None:
 def test_user_patches_edit_is_honoured(tmp_path: Path) -> None:
     write_container_copy(env_config(), tmp_path)
     groups = tmp_path / "etc/postfix/ldap-groups.cf"
-    groups.write_text(groups.read_text() + "leaf_result_attribute = mail\nspecial_result_attribute = member\n")
+    groups.write_text(
+        groups.read_text() + "leaf_result_attribute = mail\nspecial_result_attribute = member\n"
+    )
     copied = load_from_files(tmp_path)
     conf = copied.postfix_tables["/etc/postfix/ldap-groups.cf"]
     assert conf.value("special_result_attribute") == "member"
