@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ldapdiag.config.model import FileFormat, HostIdentity
 from ldapdiag.config.origin import Finding, Origin
+from ldapdiag.config.postfix_cf import read_config_text
 from ldapdiag.config.settings import Setting, Settings
 
 POSTFIX_DIR = "/etc/postfix"
@@ -116,7 +117,7 @@ def _dovecot_template() -> RenderedFile:
 def _override_file(path: Path, target: str) -> RenderedFile:
     """A user's ldap-<name>.cf from the config volume, copied over the template."""
     rendered = RenderedFile(target, "postfix")
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    text = read_config_text(path, str(path))
     for number, line in enumerate(text.splitlines(), start=1):
         rendered.add(line, Origin("file", f"{path}:{number}"))
     return rendered
@@ -266,7 +267,7 @@ def render_dovecot_main(settings: Settings, config_dir: Path | None) -> Rendered
         document.add(line, Origin("default", "DMS v15 auth-ldap.conf.ext"))
     override = config_dir / "dovecot.cf" if config_dir is not None else None
     if override is not None and override.is_file():
-        text = override.read_text(encoding="utf-8", errors="surrogateescape")
+        text = read_config_text(override, str(override))
         for number, line in enumerate(text.splitlines(), start=1):
             document.add(line, Origin("file", f"{override}:{number}"))
     return document

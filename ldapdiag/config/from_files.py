@@ -54,7 +54,9 @@ def load_from_files(root: Path) -> MailServerConfig:
     findings += postfix_cf_findings(main)
     params = main_parameters(main)
     identity = identity_from_main_cf(
-        params.get("myhostname", ""), params.get("mydomain"), f"{MAIN_CF}:{_line(main, 'myhostname')}"
+        params.get("myhostname", ""),
+        params["mydomain"] if main.get("mydomain") else None,
+        f"{MAIN_CF}:{_line(main, 'myhostname')}",
     )
     tables = _ldap_tables(root, params, findings)
     dovecot_main, dovecot_ldap = _dovecot(root, findings)

@@ -16,7 +16,7 @@ from ldapdiag.config.dovecot_conf import DovecotConf, parse_dovecot_conf, parse_
 from ldapdiag.config.hostname import derive_identity
 from ldapdiag.config.model import ConfFile, HostIdentity, MailServerConfig
 from ldapdiag.config.origin import Finding, Origin
-from ldapdiag.config.postfix_cf import parse_postfix_cf
+from ldapdiag.config.postfix_cf import parse_postfix_cf, read_config_text
 from ldapdiag.config.saslauthd_conf import parse_saslauthd_conf
 from ldapdiag.config.settings import Settings
 from ldapdiag.config.sources import SourceOptions, collect_settings
@@ -106,7 +106,7 @@ def _append_postfix_main_override(main: dms_render.RenderedFile, path: Path) -> 
     """`__postfix__setup_override_configuration`: postfix-main.cf is appended to main.cf (last wins)."""
     if not path.is_file():
         return
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    text = read_config_text(path, str(path))
     for number, line in enumerate(text.splitlines(), start=1):
         main.add(line, Origin("file", f"{path}:{number}"))
 

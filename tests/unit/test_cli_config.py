@@ -160,3 +160,51 @@ def test_set_refuses_passwords() -> None:
 def test_set_garbage_is_not_echoed() -> None:
     code, _, err = run("config", "--no-env", "--set", CANARY)
     assert code == 2 and CANARY not in err
+
+
+def _container_root(tmp_path: Path) -> Path:
+    """A minimal container copy for --from-files: main.cf naming one LDAP table, dovecot wiring."""
+    root = tmp_path / "root"
+    (root / "etc/postfix").mkdir(parents=True)
+    (root / "etc/dovecot").mkdir(parents=True)
+    (root / "etc/postfix/main.cf").write_text(
+        "myhostname = mail.example.org\nvirtual_mailbox_maps = ldap:/etc/postfix/ldap-users.cf\n"
+    )
+    (root / "etc/postfix/ldap-users.cf").write_text("server_host = ldap://ldap\nquery_filter = (mail=%s)\n")
+    (root / "etc/dovecot/dovecot.conf").write_text(
+        "userdb {\n  driver = ldap\n  args = /etc/dovecot/dovecot-ldap.conf.ext\n}\n"
+    )
+    (root / "etc/dovecot/dovecot-ldap.conf.ext").write_text("uris = ldap://ldap\nbase = dc=x\n")
+    return root
+
+
+BAD_INPUTS = {
+    # name: (how to break it, the file:line the error must name)
+    "env-unterminated-quote": ("env", b"ACCOUNT_PROVISIONER=LDAP\nLDAP_BIND_DN=\"cn=admin\n", "x.env:2"),
+    "env-non-utf8": ("env", b"ACCOUNT_PROVISIONER=LDAP\nLDAP_BIND_DN=caf\xe9\n", "x.env:2"),
+    "compose-bad-yaml": ("compose", b"services:\n  mail:\n    environment: [a\n", "compose.yaml:"),
+    "dovecot-unknown-key": ("dovecot", b"uris = ldap://ldap\nno_such_setting = 1\n", "dovecot-ldap.conf.ext:2"),
+    "postfix-missing-equals": ("postfix", b"server_host = ldap://ldap\nquery_filter\n", "ldap-users.cf:2"),
+    "postfix-non-utf8": ("postfix", b"server_host = ldap://ldap\nsearch_base = dc=\xff\n", "ldap-users.cf:2"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_naming_file_and_line(tmp_path: Path, case: str) -> None:
+    kind, content, where = BAD_INPUTS[case]
+    if kind == "env":
+        (tmp_path / "x.env").write_bytes(content)
+        args = ["--env-file", str(tmp_path / "x.env")]
+    elif kind == "compose":
+        (tmp_path / "compose.yaml").write_bytes(content)
+        args = ["--compose", str(tmp_path / "compose.yaml")]
+    else:
+        root = _container_root(tmp_path)
+        target = "etc/dovecot/dovecot-ldap.conf.ext" if kind == "dovecot" else "etc/postfix/ldap-users.cf"
+        (root / target).write_bytes(content)
+        args = ["--from-files", str(root)]
+    code, out, err = run("config", "--no-env", *args)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert where in err
+    assert "Traceback" not in out + err
