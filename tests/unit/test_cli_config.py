@@ -180,10 +180,14 @@ def _container_root(tmp_path: Path) -> Path:
 
 BAD_INPUTS = {
     # name: (how to break it, the file:line the error must name)
-    "env-unterminated-quote": ("env", b"ACCOUNT_PROVISIONER=LDAP\nLDAP_BIND_DN=\"cn=admin\n", "x.env:2"),
+    "env-unterminated-quote": ("env", b'ACCOUNT_PROVISIONER=LDAP\nLDAP_BIND_DN="cn=admin\n', "x.env:2"),
     "env-non-utf8": ("env", b"ACCOUNT_PROVISIONER=LDAP\nLDAP_BIND_DN=caf\xe9\n", "x.env:2"),
     "compose-bad-yaml": ("compose", b"services:\n  mail:\n    environment: [a\n", "compose.yaml:"),
-    "dovecot-unknown-key": ("dovecot", b"uris = ldap://ldap\nno_such_setting = 1\n", "dovecot-ldap.conf.ext:2"),
+    "dovecot-unknown-key": (
+        "dovecot",
+        b"uris = ldap://ldap\nno_such_setting = 1\n",
+        "dovecot-ldap.conf.ext:2",
+    ),
     "postfix-missing-equals": ("postfix", b"server_host = ldap://ldap\nquery_filter\n", "ldap-users.cf:2"),
     "postfix-non-utf8": ("postfix", b"server_host = ldap://ldap\nsearch_base = dc=\xff\n", "ldap-users.cf:2"),
 }
