@@ -195,3 +195,25 @@ def check_command(
     from ldapdiag.check import run_check
 
     return run_check(config, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+
+
+@main.command("lookup")
+@click.argument("map_name", metavar="MAP")
+@click.argument("keys", nargs=-1, required=True, metavar="KEY...")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@connection_options
+@with_config
+def lookup_command(
+    config: MailServerConfig,
+    map_name: str,
+    keys: tuple[str, ...],
+    output_format: str,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """Query a postfix map like `postmap -q`: users, aliases, groups, domains, senders, a .cf file."""
+    from ldapdiag.postfix.lookup_command import run_lookup
+
+    return run_lookup(config, map_name, keys, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)

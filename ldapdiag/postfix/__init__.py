@@ -1,0 +1,1 @@
+"""Postfix emulation: ldap_table lookups, recipient resolution and sender login checks."""
