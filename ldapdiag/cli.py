@@ -217,3 +217,73 @@ def lookup_command(
     from ldapdiag.postfix.lookup_command import run_lookup
 
     return run_lookup(config, map_name, keys, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+
+
+def read_password(password_file: Path | None, password_stdin: bool, prompt: bool) -> str | None:
+    """A password from a file, stdin or a prompt; never from argv. None: lookups only."""
+    if password_file is not None:
+        try:
+            return password_file.read_text(encoding="utf-8").rstrip("\n")
+        except (OSError, UnicodeDecodeError) as error:
+            message = f"cannot read the password file: {type(error).__name__}"
+            raise LdapdiagError(message, str(password_file)) from None
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if prompt:
+        return click.prompt("Password", hide_input=True, default="", show_default=False)
+    return None
+
+
+def password_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Where a user's password comes from: a file, stdin or a prompt (never the command line)."""
+    options = [
+        click.option(
+            "--password-file", type=click.Path(path_type=Path, dir_okay=False), help="Read it from a file."
+        ),
+        click.option("--password-stdin", is_flag=True, help="Read it from the first line of stdin."),
+        click.option("--prompt", "password_prompt", is_flag=True, help="Ask for it (not echoed)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@main.command("login")
+@click.argument("user")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@password_options
+@connection_options
+@with_config
+def login_command(
+    config: MailServerConfig,
+    user: str,
+    output_format: str,
+    password_file: Path | None,
+    password_stdin: bool,
+    password_prompt: bool,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """Predict an IMAP login and SMTP AUTH for USER (dovecot passdb + userdb, saslauthd)."""
+    from ldapdiag.dovecot.login_command import run_login
+
+    password = read_password(password_file, password_stdin, password_prompt)
+    return run_login(config, user, password, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+
+
+@main.command("user")
+@click.argument("user")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@connection_options
+@with_config
+def user_command(
+    config: MailServerConfig, user: str, output_format: str, ca_file: Path | None, ca_dir: Path | None
+) -> int:
+    """The userdb lookup dovecot's LMTP makes for USER, as `doveadm user -u USER` shows it."""
+    from ldapdiag.dovecot.login_command import run_user
+
+    return run_user(config, user, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
