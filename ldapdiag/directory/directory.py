@@ -1,0 +1,387 @@
+"""The one Directory interface the engines use: read-only searches over a component's connection.
+
+A Directory belongs to one ConnectionPolicy (one postfix table, dovecot or saslauthd). It
+connects on first use exactly as that component would (connection.py), sends every filter the
+way libldap encodes it (ldap3_filter.py), returns entries in server order with raw and decoded
+values, leaves ldap3's auto_range and referral chasing off, and records each operation in the
+trace. Nothing but bind, search, StartTLS, WhoAmI and unbind can be sent (readonly.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import TracebackType
+
+from ldap3.core.exceptions import LDAPException
+
+from ldapdiag.directory import filters as f
+from ldapdiag.directory.connection import Patience, Session, open_session
+from ldapdiag.directory.ldap3_filter import search as send_search
+from ldapdiag.directory.policy import ConnectionPolicy
+from ldapdiag.directory.problems import DirectoryProblem, Problem, from_exception, from_result
+from ldapdiag.directory.readonly import WHOAMI_OID
+from ldapdiag.directory.trace import SCOPE_NAMES, Trace, TraceEvent
+
+SCOPES: Mapping[str | int, int] = {
+    "base": 0,
+    "one": 1,
+    "onelevel": 1,
+    "level": 1,
+    "sub": 2,
+    "subtree": 2,
+    "BASE": 0,
+    "LEVEL": 1,
+    "SUBTREE": 2,
+    0: 0,
+    1: 1,
+    2: 2,
+}
+ROOT_DSE_ATTRIBUTES = (
+    "namingContexts",
+    "defaultNamingContext",
+    "supportedControl",
+    "supportedExtension",
+    "supportedFeatures",
+    "supportedLDAPVersion",
+    "supportedSASLMechanisms",
+    "supportedCapabilities",
+    "vendorName",
+    "vendorVersion",
+    "dnsHostName",
+    "subschemaSubentry",
+)
+ABSOLUTE_FILTERS_FEATURE = "1.3.6.1.4.1.4203.1.5.3"  # RFC 4526 (&) and (|)
+PAGED_RESULTS_CONTROL = "1.2.840.113556.1.4.319"  # RFC 2696
+AD_CAPABILITY = "1.2.840.113556.1.4.800"  # LDAP_CAP_ACTIVE_DIRECTORY_OID
+OPENLDAP_OID_PREFIX = "1.3.6.1.4.1.4203."
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One search result entry: its DN and attributes as the server sent them (raw bytes)."""
+
+    dn: str
+    raw: tuple[tuple[str, tuple[bytes, ...]], ...]  # (attribute as named by the server, values)
+
+    def raw_values(self, attribute: str) -> tuple[bytes, ...]:
+        """Raw values of `attribute` (case-insensitive name; no subtypes merged)."""
+        wanted = attribute.lower()
+        return tuple(v for name, values in self.raw if name.lower() == wanted for v in values)
+
+    def values(self, attribute: str) -> tuple[str, ...]:
+        """Values decoded as UTF-8 (undecodable bytes kept as surrogate escapes)."""
+        return tuple(v.decode("utf-8", "surrogateescape") for v in self.raw_values(attribute))
+
+    @property
+    def attributes(self) -> dict[str, list[str]]:
+        """Every attribute with decoded values, in server order."""
+        return {name: [v.decode("utf-8", "surrogateescape") for v in values] for name, values in self.raw}
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    """What a search returned: entries and references in server order, and the final result."""
+
+    entries: tuple[Entry, ...]
+    references: tuple[str, ...]  # search result references (continuation URLs), not followed
+    result_code: int
+    result_name: str
+    message: str
+    referrals: tuple[str, ...] = ()  # the referral of a result with code 10
+    problem: Problem | None = None  # what a non-success code means
+    not_followed: bool = False  # the component would chase these referrals; ldapdiag does not
+
+    @property
+    def ok(self) -> bool:
+        return self.result_code == 0
+
+    @property
+    def dns(self) -> list[str]:
+        return [entry.dn for entry in self.entries]
+
+
+@dataclass(frozen=True)
+class RootDse:
+    """The server's root DSE: who it is and what it supports."""
+
+    attributes: Mapping[str, tuple[str, ...]]
+    readable: bool = True
+
+    def get(self, name: str) -> tuple[str, ...]:
+        wanted = name.lower()
+        return next((v for k, v in self.attributes.items() if k.lower() == wanted), ())
+
+    @property
+    def vendor(self) -> str:
+        """vendorName/vendorVersion, else what the advertised OIDs tell."""
+        name = " ".join(self.get("vendorName") + self.get("vendorVersion"))
+        if name:
+            return name
+        if AD_CAPABILITY in self.get("supportedCapabilities"):
+            return "Active Directory (or Samba AD)"
+        oids = self.get("supportedFeatures") + self.get("supportedExtension") + self.get("supportedControl")
+        if any(oid.startswith(OPENLDAP_OID_PREFIX) for oid in oids):
+            return "OpenLDAP"
+        return "unknown"
+
+    @property
+    def absolute_filters(self) -> bool:
+        """RFC 4526 absolute true/false filters (`(&)`, `(|)`) advertised."""
+        return ABSOLUTE_FILTERS_FEATURE in self.get("supportedFeatures")
+
+    @property
+    def paged_results(self) -> bool:
+        """RFC 2696 paged results control advertised."""
+        return PAGED_RESULTS_CONTROL in self.get("supportedControl")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "readable": self.readable,
+            "vendor": self.vendor,
+            "naming_contexts": list(self.get("namingContexts")),
+            "supported_ldap_versions": list(self.get("supportedLDAPVersion")),
+            "absolute_true_false_filters": self.absolute_filters,
+            "paged_results": self.paged_results,
+            "supported_controls": list(self.get("supportedControl")),
+            "supported_extensions": list(self.get("supportedExtension")),
+            "supported_features": list(self.get("supportedFeatures")),
+            "sasl_mechanisms": list(self.get("supportedSASLMechanisms")),
+        }
+
+
+@dataclass
+class Directory:
+    """The LDAP directory as one component reaches it. Use as a context manager, or call close()."""
+
+    policy: ConnectionPolicy
+    trace: Trace = field(default_factory=Trace)
+    ca_files: tuple[Path, ...] = ()
+    ca_dirs: tuple[Path, ...] = ()
+    max_wait: float | None = None
+    _session: Session | None = field(default=None, init=False, repr=False)
+    _failure: DirectoryProblem | None = field(default=None, init=False, repr=False)
+
+    def __enter__(self) -> Directory:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def component(self) -> str:
+        return self.policy.component
+
+    def connect(self) -> Session:
+        """Connect, StartTLS and bind as the component does; DirectoryProblem when it cannot."""
+        if self._session is not None and not self._session.closed:
+            return self._session
+        if self._failure is not None:
+            raise self._failure
+        try:
+            self._session = open_session(
+                self.policy,
+                self.trace,
+                ca_files=self.ca_files,
+                ca_dirs=self.ca_dirs,
+                patience=Patience(self.max_wait),
+            )
+        except DirectoryProblem as problem:
+            self._failure = problem  # the component would fail the same way for every lookup
+            raise
+        return self._session
+
+    @property
+    def session(self) -> Session | None:
+        """The open session, if connect() succeeded."""
+        return self._session
+
+    def close(self) -> None:
+        """Unbind and close."""
+        if self._session is not None:
+            self._session.close(self.trace)
+
+    def search(
+        self,
+        base: str,
+        scope: str | int,
+        filter_: str | bytes | f.Filter,
+        attributes: Sequence[str] = (),
+        *,
+        size_limit: int | None = None,
+        time_limit: int | None = None,
+        deref: int | None = None,
+    ) -> SearchOutcome:
+        """ldap_search_ext() as the component sends it (its size/time limits and deref unless given).
+
+        Raises DirectoryProblem when no LDAP answer comes (bad filter, timeout, connection lost);
+        an LDAP error result is returned, with `problem` telling what it means.
+        """
+        session = self.connect()
+        scope_number = _scope(scope)
+        sizes = self.policy.size_limit if size_limit is None else size_limit
+        times = self.policy.time_limit if time_limit is None else time_limit
+        text = _filter_text(filter_)
+        event = TraceEvent(
+            self.component,
+            "search",
+            session.url,
+            0.0,
+            base=base,
+            scope=SCOPE_NAMES[scope_number],
+            filter=text,
+            attributes=tuple(attributes),
+        )
+        start = time.monotonic()
+        try:
+            result = send_search(
+                session.connection,
+                base,
+                scope_number,
+                filter_,
+                list(attributes),
+                size_limit=sizes,
+                time_limit=times,
+                deref=self.policy.deref if deref is None else deref,
+            )
+        except f.FilterSyntaxError as error:
+            problem = from_exception(error, session.url, "search")
+            self.trace.add(_with(event, start, problem.kind.value, code=-7))
+            raise DirectoryProblem(problem) from None
+        except (LDAPException, OSError) as error:
+            problem = from_exception(error, session.url, "search", session.operation_timeout)
+            self.trace.add(_with(event, start, problem.kind.value))
+            session.closed = True
+            self._failure = DirectoryProblem(problem)
+            raise self._failure from None
+        outcome = _outcome(result.result, result.entries, result.references, base, session.url, self.policy)
+        self.trace.add(
+            _with(
+                event,
+                start,
+                outcome.result_name,
+                code=outcome.result_code,
+                dns=tuple(outcome.dns),
+                references=outcome.references + outcome.referrals,
+            )
+        )
+        return outcome
+
+    def root_dse(self) -> RootDse:
+        """The root DSE (base "", scope base, (objectClass=*)), as this component's bind sees it."""
+        outcome = self.search("", "base", "(objectClass=*)", ROOT_DSE_ATTRIBUTES, size_limit=0, time_limit=0)
+        if not outcome.ok or not outcome.entries:
+            return RootDse({}, readable=False)
+        entry = outcome.entries[0]
+        return RootDse({name: tuple(values) for name, values in entry.attributes.items()})
+
+    def base_exists(self, base: str) -> SearchOutcome:
+        """A base-scope search for `base` with no attributes: code 0 when it exists and is visible."""
+        return self.search(base, "base", "(objectClass=*)", ["1.1"], size_limit=0, time_limit=0)
+
+    def who_am_i(self) -> str | None:
+        """RFC 4532 WhoAmI: the authorization identity of this connection (None when refused)."""
+        session = self.connect()
+        start = time.monotonic()
+        connection = session.connection
+        try:
+            connection.extended(WHOAMI_OID)
+        except (LDAPException, OSError) as error:
+            problem = from_exception(error, session.url, "WhoAmI", session.operation_timeout)
+            self.trace.add(
+                TraceEvent(
+                    self.component, "whoami", session.url, time.monotonic() - start, result=problem.kind.value
+                )
+            )
+            return None
+        result = connection.result or {}
+        code = result.get("result")
+        value = result.get("responseValue")
+        identity = value.decode("utf-8", "replace") if isinstance(value, bytes) else (value or "")
+        self.trace.add(
+            TraceEvent(
+                self.component,
+                "whoami",
+                session.url,
+                time.monotonic() - start,
+                result_code=code if isinstance(code, int) else None,
+                result=str(result.get("description", "")),
+                detail=identity,
+            )
+        )
+        return identity if code == 0 else None
+
+
+def _scope(scope: str | int) -> int:
+    try:
+        return SCOPES[scope]
+    except KeyError:
+        raise ValueError(f"unknown scope {scope!r}") from None
+
+
+def _filter_text(filter_: str | bytes | f.Filter) -> str:
+    """The filter as sent: the caller's text, or the encoding of a parsed tree."""
+    if isinstance(filter_, f.Filter):
+        return "" if isinstance(filter_, f.EmptyFilter) else f.encode(filter_)
+    if isinstance(filter_, bytes):
+        return filter_.decode("utf-8", "surrogateescape")
+    return filter_
+
+
+def _outcome(
+    result: Mapping[str, object],
+    entries: Sequence[Mapping[str, object]],
+    references: Sequence[Mapping[str, object]],
+    base: str,
+    server: str,
+    policy: ConnectionPolicy,
+) -> SearchOutcome:
+    code = int(result.get("result", 80))  # type: ignore[call-overload]
+    message = str(result.get("message") or "")
+    refs = tuple(url for response in references for url in _uris(response))
+    referrals = tuple(str(url) for url in (result.get("referrals") or ()))  # type: ignore[attr-defined]
+    problem = from_result(code, message, server, "search", base)
+    return SearchOutcome(
+        entries=tuple(_entry(response) for response in entries),
+        references=refs,
+        result_code=code,
+        result_name=str(result.get("description") or code),
+        message=message,
+        referrals=referrals,
+        problem=problem,
+        not_followed=policy.chase_referrals and bool(refs or referrals),
+    )
+
+
+def _uris(response: Mapping[str, object]) -> Iterator[str]:
+    for uri in response.get("uri") or ():  # type: ignore[attr-defined]
+        yield str(uri)
+
+
+def _entry(response: Mapping[str, object]) -> Entry:
+    raw = response.get("raw_attributes") or {}
+    pairs = tuple((str(name), tuple(bytes(v) for v in values)) for name, values in raw.items())  # type: ignore[attr-defined]
+    return Entry(str(response.get("dn", "")), pairs)
+
+
+def _with(
+    event: TraceEvent,
+    start: float,
+    result: str,
+    *,
+    code: int | None = None,
+    dns: tuple[str, ...] = (),
+    references: tuple[str, ...] = (),
+) -> TraceEvent:
+    return replace(
+        event,
+        duration=time.monotonic() - start,
+        result=result,
+        result_code=code,
+        entry_dns=dns,
+        references=references,
+    )
