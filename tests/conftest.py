@@ -1,3 +1,3 @@
-"""Shared fixtures: the throwaway slapd servers of tests/ldap_server.py."""
+"""Shared fixtures: throwaway slapd servers (plain and TLS) and the postfix+dovecot+saslauthd sandbox."""
 
-pytest_plugins = ["tests.ldap_server"]
+pytest_plugins = ["tests.ldap_server", "tests.tls_servers", "tests.sandbox.fixtures"]
