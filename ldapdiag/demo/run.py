@@ -75,7 +75,7 @@ def run_demo(scenario: str, keep: bool = False) -> int:
         click.echo("  to run ldapdiag against it yourself, while it runs (demo --keep):")
         click.echo(f"    ldapdiag config {shlex.join(arguments)}")
         status = EXIT_OK
-        for command in (["config"],):
+        for command in (["config"], ["check"]):
             click.echo(f"\n$ ldapdiag {shlex.join(command + arguments)}")
             status = max(status, _run(command + arguments))
         if keep:
