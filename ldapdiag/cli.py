@@ -287,3 +287,68 @@ def user_command(
     from ldapdiag.dovecot.login_command import run_user
 
     return run_user(config, user, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+
+
+@main.command("resolve")
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+@click.option(
+    "--mail-from",
+    default=None,
+    metavar="ADDR",
+    help="Envelope sender of the probe transaction ('<>' for the null sender).",
+)
+@click.option(
+    "--client",
+    type=click.Choice(["external", "mynetworks"]),
+    default="external",
+    show_default=True,
+    help="Where the SMTP client connects from.",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@connection_options
+@with_config
+def resolve_command(
+    config: MailServerConfig,
+    addresses: tuple[str, ...],
+    mail_from: str | None,
+    client: str,
+    output_format: str,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """Predict postfix's answer to RCPT TO for each ADDRESS (one transaction) and where mail goes."""
+    from ldapdiag.postfix.resolve_command import run_resolve
+
+    return run_resolve(
+        config,
+        addresses,
+        mail_from=mail_from,
+        client=client,
+        output_format=output_format,
+        ca_file=ca_file,
+        ca_dir=ca_dir,
+    )
+
+
+@main.command("send-as")
+@click.argument("login")
+@click.argument("senders", nargs=-1, required=True, metavar="SENDER...")
+@click.option(
+    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@connection_options
+@with_config
+def send_as_command(
+    config: MailServerConfig,
+    login: str,
+    senders: tuple[str, ...],
+    output_format: str,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """Predict whether LOGIN (after SMTP AUTH) may send as each SENDER on the submission port."""
+    from ldapdiag.postfix.resolve_command import run_send_as
+
+    return run_send_as(config, login, senders, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
