@@ -135,7 +135,7 @@ def main() -> None:
     """Predict what postfix, dovecot and saslauthd of a docker-mailserver do with your LDAP directory."""
 
 
-@main.command("config")
+@main.command("config", short_help="Show the files DMS would write, with each value's source.")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
@@ -153,7 +153,7 @@ def config_command(config: MailServerConfig, output_format: str) -> int:
     return EXIT_FINDING if any(f.level in ("error", "warning") for f in config.findings) else EXIT_OK
 
 
-@main.command("demo")
+@main.command("demo", short_help="Serve a scenario on a throwaway slapd and try ldapdiag.")
 @click.argument("scenario", required=False, default="basic-setup")
 @click.option("--keep", is_flag=True, help="Keep the server running until Ctrl-C.")
 def demo_command(scenario: str, keep: bool) -> None:
@@ -182,7 +182,7 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-@main.command("check")
+@main.command("check", short_help="Connect, TLS, bind and base check per component.")
 @click.option(
     "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
@@ -197,7 +197,7 @@ def check_command(
     return run_check(config, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
 
 
-@main.command("lookup")
+@main.command("lookup", short_help="Query a postfix map like postmap -q.")
 @click.argument("map_name", metavar="MAP")
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
 @click.option(
@@ -248,7 +248,7 @@ def password_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-@main.command("login")
+@main.command("login", short_help="Predict IMAP login and SMTP AUTH for a user.")
 @click.argument("user")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -273,7 +273,7 @@ def login_command(
     return run_login(config, user, password, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
 
 
-@main.command("user")
+@main.command("user", short_help="The userdb lookup of dovecot LMTP (doveadm user).")
 @click.argument("user")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -289,7 +289,7 @@ def user_command(
     return run_user(config, user, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
 
 
-@main.command("resolve")
+@main.command("resolve", short_help="Predict RCPT replies and final recipients.")
 @click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
 @click.option(
     "--mail-from",
@@ -332,7 +332,7 @@ def resolve_command(
     )
 
 
-@main.command("send-as")
+@main.command("send-as", short_help="Predict whether a login may send as an address.")
 @click.argument("login")
 @click.argument("senders", nargs=-1, required=True, metavar="SENDER...")
 @click.option(
