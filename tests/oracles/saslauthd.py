@@ -108,3 +108,69 @@ def saslauthd_answer(conf: str | bytes, user: str = USER, password: str = USER_P
             daemon.wait(timeout=10)
     answer = result.stdout.split()
     return answer[1] if len(answer) > 1 and answer[1] in ("OK", "NO") else result.stdout.strip()
+
+
+class SaslauthdSandbox:
+    """One `saslauthd -a ldap -O FILE -m DIR -n 1 -d` for many testsaslauthd probes."""
+
+    def __init__(self, conf: str) -> None:
+        self.conf = conf
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._daemon: subprocess.Popen[bytes] | None = None
+        self.run = Path()
+
+    def __enter__(self) -> SaslauthdSandbox:
+        require_programs()
+        assert SASLAUTHD is not None
+        self._tmp = tempfile.TemporaryDirectory(prefix="ldapdiag-saslauthd-")
+        root = Path(self._tmp.name)
+        (root / "saslauthd.conf").write_text(self.conf)
+        self.run = root / "run"
+        self.run.mkdir()
+        self.log = root / "saslauthd.log"
+        with self.log.open("wb") as log:
+            self._daemon = subprocess.Popen(
+                [
+                    SASLAUTHD,
+                    "-a",
+                    "ldap",
+                    "-O",
+                    str(root / "saslauthd.conf"),
+                    "-m",
+                    str(self.run),
+                    "-n",
+                    "1",
+                    "-d",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # saslauthd signals its whole process group on exit
+            )
+        deadline = time.monotonic() + 20
+        while not (self.run / "mux").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._daemon is not None:
+            self._daemon.terminate()
+            self._daemon.wait(timeout=10)
+            self._daemon = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def answer(self, user: str, realm: str | None, password: str, service: str = "smtp") -> str:
+        """testsaslauthd's verdict: "OK" or "NO"."""
+        assert TESTSASLAUTHD is not None
+        args = [TESTSASLAUTHD, "-u", user, *(["-r", realm] if realm is not None else [])]
+        args += ["-s", service, "-p", password, "-f", str(self.run / "mux")]
+        result = subprocess.run(
+            args, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60, check=False
+        )
+        words = result.stdout.split()
+        return words[1] if len(words) > 1 and words[1] in ("OK", "NO") else result.stdout.strip()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""

@@ -1,0 +1,325 @@
+"""One dovecot auth request: the login name as it is rewritten, and the fields lookups set.
+
+Mirrors dovecot 2.3.19.1 src/auth/auth-request-fields.c (`auth_request_set_username()`,
+`auth_request_fix_username()`), auth-request-var-expand.c (the %variable table and the
+`passdb:`/`userdb:` functions), auth-request.c (`auth_request_set_field()`,
+`auth_request_set_password()`, `get_updated_username()`, `auth_request_set_userdb_field()`,
+`auth_request_set_userdb_field_values()`) and db-ldap.c `ldap_escape()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ldapdiag.dovecot.settings import AuthSettings
+from ldapdiag.dovecot.var_expand import Expansion, UnsupportedExpansion, Variable, var_expand
+
+LDAP_ESCAPE_CHARS = '*,\\#+<>;"()= '
+UID_MAX = 2**32 - 1  # (uid_t)-1 is dovecot's "invalid"
+
+Escape = Callable[[str], str]
+
+
+def ldap_escape(value: str) -> str:
+    """ldap_escape(): `*,\\#+<>;"()= ` and bytes >= 0x80 as \\XX (uppercase hex)."""
+    out: list[str] = []
+    for byte in value.encode("utf-8", "surrogateescape"):
+        char = chr(byte)
+        if byte >= 0x80 or char in LDAP_ESCAPE_CHARS:
+            out.append(f"\\{byte:02X}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _no_escape(value: str) -> str:
+    return value
+
+
+def str_sanitize(text: str, max_length: int) -> str:
+    """str_sanitize(): control characters become '?', longer text is cut with "..."."""
+    clean = "".join("?" if ord(c) < 32 else c for c in text)
+    return clean if len(clean) <= max_length else clean[: max_length - 3] + "..."
+
+
+@dataclass
+class AuthRequest:
+    """The state of struct auth_request that the LDAP passdb/userdb read and write."""
+
+    settings: AuthSettings
+    service: str
+    mech_password: str | None = None
+    user: str = ""
+    original_username: str | None = None
+    extra_fields: dict[str, str] = field(default_factory=dict)
+    userdb_reply: dict[str, str] = field(default_factory=dict)
+    passdb_password: str | None = None
+    failed: bool = False
+    userdb_lookup: bool = False
+    userdb_lookup_tempfailed: bool = False
+    mech_name: str = "PLAIN"
+    log: list[str] = field(default_factory=list)  # what dovecot logs, in order (never a password)
+
+    # -- the login name ------------------------------------------------------------------------
+
+    def set_username(self, username: str) -> str | None:
+        """auth_request_set_username(): None when accepted, else dovecot's error text."""
+        if self.original_username is None:
+            self.original_username = username
+        error, fixed = self._fix_username(username)
+        if error is not None and fixed is None:
+            return error
+        if error is not None:
+            self.log.append(error)
+        self.user = fixed or ""
+        return None
+
+    def _fix_username(self, username: str) -> tuple[str | None, str | None]:
+        """auth_request_fix_username(): (error, new name); a failed format keeps going."""
+        set_ = self.settings
+        user = username
+        if set_.default_realm and "@" not in user:
+            user = f"{user}@{set_.default_realm}"
+        translation = set_.translation_map()
+        allowed = set_.username_chars.encode("utf-8", "surrogateescape")
+        out = bytearray()
+        for byte in user.encode("utf-8", "surrogateescape"):
+            mapped = translation.get(chr(byte)) if byte < 0x80 else None
+            if mapped is not None:
+                byte = ord(mapped)
+            if allowed and byte not in allowed:
+                return (
+                    f"Username character disallowed by auth_username_chars: 0x{byte:02x} "
+                    f"(username: {str_sanitize(username, 128)})",
+                    None,
+                )
+            out.append(byte)
+        user = out.decode("utf-8", "surrogateescape")
+        error = None
+        if set_.username_format:
+            expansion = self.expand(set_.username_format, username=user)
+            if not expansion.ok:
+                error = f"Failed to expand username_format={set_.username_format}: {expansion.error}"
+            user = expansion.text
+        if user == "":
+            return "Empty username", None
+        return error, user
+
+    # -- %variables ----------------------------------------------------------------------------
+
+    def var_table(
+        self,
+        escape: Escape | None = None,
+        username: str | None = None,
+        dollar: str | None = None,
+        with_dollar: bool = False,
+    ) -> tuple[Variable, ...]:
+        """auth_request_get_var_expand_table_full(): the rows dovecot fills for this request."""
+        esc = escape or _no_escape
+        name = self.user if username is None else username
+        orig = self.original_username if self.original_username is not None else name
+
+        def parts(value: str) -> tuple[str, str, str | None]:
+            local, at, domain = value.partition("@")
+            return esc(value), esc(local), esc(domain) if at else None
+
+        user, local, domain = parts(name)
+        o_user, o_local, o_domain = parts(orig)
+        first = esc(name.split("@")[1]) if "@" in name else None
+        last = esc(name.rsplit("@", 1)[1]) if "@" in name else None
+        rows = [
+            ("u", "user", user),
+            ("n", "username", local),
+            ("d", "domain", domain),
+            ("s", "service", esc(self.service)),
+            ("h", "home", None),
+            ("l", "lip", None),
+            ("r", "rip", None),
+            ("p", "pid", "0"),
+            ("w", "password", None if self.mech_password is None else _PASSWORD),
+            ("!", None, "1"),
+            ("m", "mech", esc(self.mech_name)),
+            ("c", "secured", ""),
+            ("a", "lport", "0"),
+            ("b", "rport", "0"),
+            ("k", "cert", ""),
+            ("", "login_user", None),
+            ("", "login_username", None),
+            ("", "login_domain", None),
+            ("", "session", None),
+            ("", "real_lip", None),
+            ("", "real_rip", None),
+            ("", "real_lport", "0"),
+            ("", "real_rport", "0"),
+            ("", "domain_first", first),
+            ("", "domain_last", last),
+            ("", "master_user", None),
+            ("", "session_pid", None),
+            ("", "orig_user", o_user),
+            ("", "orig_username", o_local),
+            ("", "orig_domain", o_domain),
+            ("", "auth_user", o_user),
+            ("", "auth_username", o_local),
+            ("", "auth_domain", o_domain),
+            ("", "local_name", None),
+            ("", "client_id", None),
+            ("", "local_ip", None),
+            ("", "remote_ip", None),
+            ("", "local_port", "0"),
+            ("", "remote_port", "0"),
+            ("", "real_local_ip", None),
+            ("", "real_remote_ip", None),
+            ("", "real_local_port", "0"),
+            ("", "real_remote_port", "0"),
+            ("", "mechanism", esc(self.mech_name)),
+            ("", "original_user", o_user),
+            ("", "original_username", o_local),
+            ("", "original_domain", o_domain),
+        ]
+        table = tuple(Variable(key, long_key, value) for key, long_key, value in rows)
+        if with_dollar:  # db_ldap_value_get_var_expand_table(): %$ is the attribute's value
+            table = (Variable("$", None, dollar), *table)
+        return table
+
+    def expand(self, template: str, escape: Escape | None = None, username: str | None = None) -> Expansion:
+        """auth_request_var_expand(): the request's table with the passdb:/userdb: functions."""
+        esc = escape or _no_escape
+
+        def passdb(data: str) -> str:
+            key, colon, default = data.partition(":")
+            value = self.extra_fields.get(key)
+            return esc(value if value is not None else (default if colon else ""))
+
+        def userdb(data: str) -> str:
+            key, colon, default = data.partition(":")
+            value = self.userdb_reply.get(key)
+            return esc(value if value is not None else (default if colon else ""))
+
+        expansion = var_expand(
+            template, self.var_table(escape, username), {"passdb": passdb, "userdb": userdb}
+        )
+        if _PASSWORD in expansion.text:
+            raise UnsupportedExpansion("the template uses the password (%w): ldapdiag does not expand it")
+        return expansion
+
+    # -- fields --------------------------------------------------------------------------------
+
+    def _try_update_username(self, name: str, value: str) -> bool:
+        """auth_request_try_update_username() with get_updated_username()."""
+        if name == "user":
+            new = value
+        elif name == "username":
+            at = self.user.find("@")
+            new = value if "@" in value or at < 0 else value + self.user[at:]
+        elif name == "domain":
+            local, at, _ = self.user.partition("@")
+            new = f"{local}@{value}" if at else f"{self.user}@{value}"
+        else:
+            return False
+        if new == "":
+            self.log.append("username attempted to be changed to empty")
+            self.failed = True
+            return True
+        if new != self.user:
+            self.log.append(f"username changed {self.user} -> {new}")
+            self.user = new
+        return True
+
+    def set_field(self, name: str, value: str, default_scheme: str) -> None:
+        """auth_request_set_field() for a passdb field."""
+        if name.endswith(":protected") and len(name) > 10:
+            name = name[:-10]
+            if name in self.extra_fields:
+                return
+        elif name.endswith(":remove") and len(name) > 7:
+            self.extra_fields.pop(name[:-7], None)
+            return
+        if name in ("password", "password_noscheme"):
+            self._set_password(value, default_scheme, name == "password_noscheme")
+            return
+        if self._try_update_username(name, value):
+            pass
+        elif name == "fail":
+            self.failed = True
+        elif name.startswith("userdb_"):
+            self.set_userdb_field(name[7:], value)
+        elif name == "nopassword":
+            self.passdb_password = None
+            self.extra_fields[name] = value
+            return
+        elif name in ("allow_nets", "allow_real_nets", "delay_until", "login_user", "passdb_import"):
+            raise UnsupportedExpansion(f"passdb field {name!r} is not emulated by ldapdiag")
+        else:
+            self.extra_fields[name] = value
+            return
+        self.extra_fields[name] = value
+
+    def _set_password(self, value: str, default_scheme: str, noscheme: bool) -> None:
+        """auth_request_set_password(): `{SCHEME}` kept when present, else the default scheme."""
+        if self.passdb_password is not None:
+            self.log.append("Multiple password values not supported")
+            return
+        if value.startswith("{") and not noscheme and "}" in value:
+            self.passdb_password = value
+        else:
+            self.passdb_password = f"{{{default_scheme}}}{value}"
+
+    def set_userdb_field(self, name: str, value: str) -> None:
+        """auth_request_set_userdb_field()."""
+        if name.endswith(":protected") and len(name) > 10:
+            name = name[:-10]
+            if name in self.userdb_reply:
+                return
+        elif name.endswith(":remove") and len(name) > 7:
+            self.userdb_reply.pop(name[:-7], None)
+            return
+        if name in ("uid", "gid"):
+            number = parse_id(value)
+            if number is None:
+                self.log.append(f"Invalid {name.upper()} value '{value}'")
+                self.userdb_lookup_tempfailed = True
+                return
+            value = str(number)
+        elif name == "tempfail":
+            self.userdb_lookup_tempfailed = True
+            return
+        elif self._try_update_username(name, value):
+            return
+        elif name in ("uidgid_file", "userdb_import"):
+            raise UnsupportedExpansion(f"userdb field {name!r} is not emulated by ldapdiag")
+        elif name == "system_user":
+            name = "system_groups_user"
+        elif name == "noreplicate":
+            return
+        self.userdb_reply[name] = value
+
+    def set_userdb_field_values(self, name: str, values: tuple[str, ...]) -> None:
+        """auth_request_set_userdb_field_values(): gid takes every value, others the first."""
+        if not values:
+            return
+        if name == "gid":
+            numbers = []
+            for value in values:
+                number = parse_id(value)
+                if number is None:
+                    self.log.append(f"Invalid GID value '{value}'")
+                    self.userdb_lookup_tempfailed = True
+                    return
+                numbers.append(str(number))
+            self.userdb_reply[name] = ",".join(numbers)
+            return
+        if len(values) > 1:
+            self.log.append(f"Multiple values found for '{name}': dovecot uses the first one")
+        self.set_userdb_field(name, values[0])
+
+
+_PASSWORD = "\x00ldapdiag-password\x00"  # stands in for %w; never expanded for real
+
+
+def parse_id(value: str) -> int | None:
+    """userdb_parse_uid()/gid(): a decimal number (a user or group name needs the container's
+    /etc/passwd, which ldapdiag cannot see: None, as for an unknown name)."""
+    if value.isascii() and value.isdigit() and int(value) < UID_MAX:
+        return int(value)
+    return None
