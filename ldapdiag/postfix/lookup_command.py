@@ -1,0 +1,85 @@
+"""`ldapdiag lookup MAP KEY...`: postmap -q for the configuration's tables.
+
+MAP is users|aliases|groups|domains|senders (the DMS table files), the path of an ldap_table
+file (or `ldap:/path`, any supported `type:name`), or a main.cf parameter whose tables are asked
+in order, the first that answers deciding (maps_find()); virtual_mailbox_domains and
+virtual_alias_domains are string lists, matched as trivial-rewrite matches them (see maps.py).
+KEY `-` reads keys from stdin, one a line, as `postmap -q -` does.
+
+Exit status: 0 something found, 1 nothing found, 2 a lookup error (postfix's temporary failure)
+or a configuration postfix or ldapdiag refuses. Unlike postmap, which dies at the first key whose
+lookup fails (and loses the output of the keys before it), every key is answered.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from ldapdiag.config.model import MailServerConfig
+from ldapdiag.directory.trace import Trace
+from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
+from ldapdiag.postfix.maps import build_factory, resolve_map
+from ldapdiag.postfix.tables import LookupResult
+
+
+def read_keys(stream: BinaryIO) -> list[str]:
+    """vstring_get_nonl(): one key a line, the newline removed (a `\\r` stays); bytes kept as they are."""
+    data = stream.read()
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [line.decode("utf-8", "surrogateescape") for line in lines]
+
+
+def lookup_keys(
+    config: MailServerConfig,
+    map_name: str,
+    keys: Sequence[str],
+    *,
+    ca_files: tuple[Path, ...] = (),
+    ca_dirs: tuple[Path, ...] = (),
+    trace: Trace | None = None,
+) -> list[LookupResult]:
+    """postmap -q KEY for each key on the map MAP names (postmap.c postmap_query()/postmap_queries())."""
+    factory = build_factory(config, ca_files, ca_dirs, trace)
+    try:
+        resolved = resolve_map(map_name, factory)
+        return [resolved.table.lookup(key) for key in keys]
+    finally:
+        factory.pool.close()
+
+
+def exit_status(results: Sequence[LookupResult]) -> int:
+    """2 when a lookup failed, else 0 when a key was found, else 1."""
+    if any(result.error is not None for result in results):
+        return EXIT_CANNOT_CHECK
+    return EXIT_OK if any(result.found for result in results) else EXIT_FINDING
+
+
+def run_lookup(
+    config: MailServerConfig,
+    map_name: str,
+    keys: Sequence[str],
+    output_format: str = "text",
+    ca_file: Path | None = None,
+    ca_dir: Path | None = None,
+    *,
+    stdin: BinaryIO | None = None,
+) -> int:
+    """The `lookup` command: answer every key, print like postmap -q (or JSON), return the exit status."""
+    from ldapdiag.report.lookup_report import print_lookup
+
+    from_stdin = list(keys) == ["-"]
+    key_list = read_keys(stdin or sys.stdin.buffer) if from_stdin else list(keys)
+    results = lookup_keys(
+        config,
+        map_name,
+        key_list,
+        ca_files=(ca_file,) if ca_file else (),
+        ca_dirs=(ca_dir,) if ca_dir else (),
+    )
+    print_lookup(results, output_format, single=len(keys) == 1 and not from_stdin)
+    return exit_status(results)
