@@ -347,11 +347,16 @@ def test_retries_when_a_port_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
             assert search_dns(directory, "(uid=carol)") == {dn("carol")}
 
 
-def test_a_broken_scenario_fails_with_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+def test_a_broken_scenario_fails_with_one_line_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = tmp_path / "broken"
     shutil.copytree(BASIC_SETUP, broken)
     manifest = broken / "schema" / "schemas.txt"
     manifest.write_text(manifest.read_text().replace("nis ", "# nis "))  # posixAccount undefined
+    private_tmp = tmp_path / "tmp"  # only this test's server can leave anything here
+    private_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
     before = set(Path(tempfile.gettempdir()).glob("ldapdiag-slapd-*"))
     with pytest.raises(DemoServerError) as caught, serve_scenario(broken):
         pass
