@@ -96,6 +96,16 @@ def serve_scenario(
             yield server.running(password_file)
         finally:
             server.stop()
+            _keep_access_log(server.log_file)
+
+
+def _keep_access_log(log: Path | None) -> None:
+    """Copy slapd's operation log to $LDAPDIAG_KEEP_ACCESS_LOGS (the test suite audits them all)."""
+    keep = os.environ.get("LDAPDIAG_KEEP_ACCESS_LOGS")
+    if keep and log is not None and log.is_file():
+        target = Path(keep)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, target / f"{log.parent.name}-{os.getpid()}-{time.monotonic_ns()}.log")
 
 
 _SlapdBase: type = slapd.Slapd if slapd is not None else object
