@@ -352,3 +352,52 @@ def send_as_command(
     from ldapdiag.postfix.resolve_command import run_send_as
 
     return run_send_as(config, login, senders, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+
+
+@main.command("lint", short_help="Find broken filters and settings before they break mail.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["standard", "parsable", "github", "json"]),
+    default="standard",
+    show_default=True,
+)
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option(
+    "--dms-version",
+    type=click.Choice(["15", "16"]),
+    default="15",
+    show_default=True,
+    help="Also flag what this DMS version ignores or reads differently.",
+)
+@click.option(
+    "--server/--no-server",
+    default=False,
+    show_default=True,
+    help="Also read the directory (as postfix does): schema and sample data rules.",
+)
+@connection_options
+@with_config
+def lint_command(
+    config: MailServerConfig,
+    output_format: str,
+    strict: bool,
+    dms_version: str,
+    server: bool,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """Lint the configuration: filters, placeholders, search bases, TLS, DMS pitfalls; with
+    --server also the directory's schema and data. Exit 0 clean, 1 errors (or warnings with
+    --strict), 2 could not check."""
+    from ldapdiag.lint.command import run_lint
+
+    return run_lint(
+        config,
+        output_format=output_format,
+        strict=strict,
+        dms_version=int(dms_version),
+        server=server,
+        ca_file=ca_file,
+        ca_dir=ca_dir,
+    )
