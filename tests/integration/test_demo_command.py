@@ -20,6 +20,7 @@ def test_demo_runs_and_cleans_up() -> None:
     assert "slapd serves dc=example,dc=org at ldap://127.0.0.1:" in done.stdout
     assert "### /etc/postfix/ldap-users.cf" in done.stdout
     assert "result: all good (exit 0)" in done.stdout  # ldapdiag check against the demo server
+    assert "(dovecot-rename)" in done.stdout  # ldapdiag lint finds the docs' uid=user trap
     assert "mypassword" not in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     served = re.search(r"CA certificate: (/\S+)/tls/ca.pem", done.stdout)
