@@ -1,0 +1,126 @@
+"""`ldapdiag resolve` and `ldapdiag send-as`: the commands around transaction.py and sender_login.py.
+
+DNS: reject_unknown_sender_domain needs the sender domain's MX/A records. ldapdiag asks the real
+DNS (the nameservers of this machine's /etc/resolv.conf) for any --mail-from domain that postfix
+would look up; only the default sender (DEFAULT_MAIL_FROM) is assumed to resolve, without a query.
+
+Exit status: resolve 0 when every address is queued, 1 when one is rejected or deferred, 2 when
+ldapdiag cannot predict one (or the configuration); send-as 0 when every sender is allowed, 1 when
+one is refused, 2 when ldapdiag cannot predict it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ldapdiag.config.model import MailServerConfig
+from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
+from ldapdiag.postfix.address import split_at_right
+from ldapdiag.postfix.delivery import LmtpHook
+from ldapdiag.postfix.dns import MailhostResolver, StdlibResolver
+from ldapdiag.postfix.maps import build_factory
+from ldapdiag.postfix.sender_login import DovecotNameHook, SendAsOutcome, send_as
+from ldapdiag.postfix.transaction import DEFAULT_MAIL_FROM, AssumedDns, Transaction, run_transaction
+
+
+def default_dns(mail_from: str | None) -> MailhostResolver:
+    """The real DNS; the default sender's domain assumed to resolve."""
+    assumed = (
+        frozenset() if mail_from is not None else frozenset({split_at_right(DEFAULT_MAIL_FROM)[1] or ""})
+    )
+    return AssumedDns(StdlibResolver(), assumed)
+
+
+def predict_resolve(
+    config: MailServerConfig,
+    addresses: Sequence[str],
+    *,
+    mail_from: str | None = None,
+    client: str = "external",
+    ca_files: tuple[Path, ...] = (),
+    ca_dirs: tuple[Path, ...] = (),
+    dns: MailhostResolver | None = None,
+    lmtp_hook: LmtpHook | None = None,
+) -> Transaction:
+    """The transaction's prediction (tables opened and closed here); lmtp_hook: delivery.LMTP_HOOK."""
+    factory = build_factory(config, ca_files, ca_dirs)
+    try:
+        return run_transaction(
+            config,
+            addresses,
+            mail_from=mail_from if mail_from is not None else DEFAULT_MAIL_FROM,
+            client=client,
+            factory=factory,
+            dns=dns or default_dns(mail_from),
+            lmtp_hook=lmtp_hook,
+        )
+    finally:
+        factory.pool.close()
+
+
+def run_resolve(
+    config: MailServerConfig,
+    addresses: Sequence[str],
+    *,
+    mail_from: str | None,
+    client: str,
+    output_format: str,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """The `resolve` command: one SMTP transaction on port 25; print it; the exit status."""
+    from ldapdiag.report.resolve_report import print_resolve
+
+    transaction = predict_resolve(
+        config,
+        addresses,
+        mail_from=mail_from,
+        client=client,
+        ca_files=(ca_file,) if ca_file else (),
+        ca_dirs=(ca_dir,) if ca_dir else (),
+    )
+    print_resolve(transaction, output_format)
+    verdicts = {o.verdict for o in transaction.outcomes}
+    if "unknown" in verdicts:
+        return EXIT_CANNOT_CHECK
+    return EXIT_OK if verdicts == {"deliver"} else EXIT_FINDING
+
+
+def predict_send_as(
+    config: MailServerConfig,
+    login: str,
+    senders: Sequence[str],
+    *,
+    ca_files: tuple[Path, ...] = (),
+    ca_dirs: tuple[Path, ...] = (),
+    dns: MailhostResolver | None = None,
+    name_hook: DovecotNameHook | None = None,
+) -> list[SendAsOutcome]:
+    """The send-as predictions (tables opened and closed here); name_hook: sender_login.DOVECOT_NAME_HOOK."""
+    factory = build_factory(config, ca_files, ca_dirs)
+    try:
+        return send_as(
+            config, login, list(senders), factory=factory, dns=dns or default_dns(None), name_hook=name_hook
+        )
+    finally:
+        factory.pool.close()
+
+
+def run_send_as(
+    config: MailServerConfig,
+    login: str,
+    senders: Sequence[str],
+    *,
+    output_format: str,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """The `send-as` command: AUTH as LOGIN, MAIL FROM each sender; print; the exit status."""
+    from ldapdiag.report.resolve_report import print_send_as
+
+    outcomes = predict_send_as(
+        config, login, senders, ca_files=(ca_file,) if ca_file else (), ca_dirs=(ca_dir,) if ca_dir else ()
+    )
+    print_send_as(outcomes, output_format)
+    return EXIT_OK if all(o.allowed for o in outcomes) else EXIT_FINDING

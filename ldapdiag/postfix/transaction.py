@@ -1,0 +1,189 @@
+"""One SMTP transaction on port 25 of a DMS v15 container, as postfix answers and queues it.
+
+MAIL FROM (250: with smtpd_delay_reject = yes the sender restrictions run at each RCPT), one
+RCPT TO per address (smtpd_check.c `smtpd_check_rcpt()`, see smtpd.py), DATA when a recipient
+was accepted: cleanup rewrites each accepted recipient (cleanup_addr.c
+`cleanup_addr_recipient()`), expands virtual aliases (virtual_alias.py) and drops duplicates
+(cleanup_out_recipient.c: `been_here()` on original recipient and final address, case-folded);
+a failed expansion fails the whole message at the end of DATA (smtpd.c `data_cmd()`); then
+each queued recipient goes to its delivery agent (delivery.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ldapdiag.config.model import MailServerConfig
+from ldapdiag.postfix.delivery import FinalRecipient, LmtpHook, deliver
+from ldapdiag.postfix.dns import DNS_OK, DnsAnswer, MailhostResolver
+from ldapdiag.postfix.maps import TableFactory
+from ldapdiag.postfix.params import Params, service_params
+from ldapdiag.postfix.resolve import MapSet, NotEmulated, Resolver
+from ldapdiag.postfix.smtpd import Session, Smtpd
+from ldapdiag.postfix.steps import Step
+from ldapdiag.postfix.virtual_alias import DEFER, WRITE, AliasExpander, canonicalize, fold
+
+# The default envelope sender: an address of a domain outside the container that stands for
+# "any sender whose domain resolves"; ldapdiag does not ask the DNS about it (see AssumedDns).
+DEFAULT_MAIL_FROM = "someone@example.net"
+DATA_REPLY = {
+    DEFER: "451 4.6.0 Alias expansion error",
+    WRITE: "451 4.3.0 Error: queue file write error",
+}
+QUEUED_REPLY = "250 2.0.0 Ok: queued as QUEUEID"
+_PIPELINING_ONLY = frozenset({"permit_mynetworks", "permit_sasl_authenticated", "reject_unauth_pipelining"})
+
+
+@dataclass
+class AssumedDns:
+    """The real DNS, except for domains whose answer is assumed (the default sender's)."""
+
+    real: MailhostResolver
+    assumed: frozenset[str] = frozenset()
+
+    def mailhost(self, name: str) -> DnsAnswer:
+        """An assumed success for the assumed domains, else the real query."""
+        if name.lower() in self.assumed:
+            return DnsAnswer(name, DNS_OK, (f"{name}: assumed to have MX/A records (the default sender)",))
+        return self.real.mailhost(name)
+
+
+@dataclass
+class AddressOutcome:
+    """What postfix does with one RCPT TO address of the transaction."""
+
+    address: str
+    verdict: str  # deliver | reject | defer | unknown (ldapdiag cannot predict it)
+    smtp_reply: str | None  # the first non-2xx reply for this recipient (RCPT or DATA)
+    rcpt_reply: str | None  # the reply to RCPT TO itself
+    recipients: list[FinalRecipient] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+
+
+@dataclass
+class Transaction:
+    """The whole transaction: sender, client, replies, outcomes in argument order."""
+
+    mail_from: str
+    client: str
+    mail_reply: str
+    data_reply: str | None
+    outcomes: list[AddressOutcome]
+
+
+def envelope_address(text: str) -> str:
+    """The address inside `<...>` (the form smtpd extracts), surrounding spaces removed."""
+    text = text.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1]
+    return text
+
+
+def _rcpt(smtpd: Smtpd, session: Session, address: str) -> AddressOutcome:
+    try:
+        reply, steps = smtpd.check_rcpt(session, address)
+    except NotEmulated as error:
+        step = Step("rcpt", "not_emulated", str(error))
+        return AddressOutcome(address, "unknown", None, None, [], [step])
+    if reply is None:
+        return AddressOutcome(address, "deliver", None, "250 2.1.5 Ok", [], steps)
+    verdict = "defer" if reply.startswith("4") else "reject"
+    return AddressOutcome(address, verdict, reply, reply, [], steps)
+
+
+def _data_restrictions(params: Params) -> None:
+    """smtpd_data_restrictions: DMS's list cannot reject a client that does not pipeline."""
+    restrictions = [r.lower() for r in params.items("smtpd_data_restrictions")]
+    if set(restrictions) - _PIPELINING_ONLY:
+        raise NotEmulated(f"smtpd_data_restrictions = {', '.join(restrictions)} is not emulated")
+
+
+def run_transaction(
+    config: MailServerConfig,
+    addresses: Sequence[str],
+    *,
+    mail_from: str,
+    client: str,
+    factory: TableFactory,
+    dns: MailhostResolver,
+    lmtp_hook: LmtpHook | None = None,
+) -> Transaction:
+    """MAIL FROM, RCPT TO each address, DATA, cleanup and delivery, as postfix would."""
+    params = service_params(config, "smtp")
+    maps = MapSet(config, factory, params)
+    maps.check_unsupported()
+    resolver = Resolver(maps)
+    smtpd = Smtpd(params, resolver, dns)
+    sender = envelope_address(mail_from)
+    session = Session(in_mynetworks=client == "mynetworks", sender=sender)
+    outcomes = [_rcpt(smtpd, session, envelope_address(address)) for address in addresses]
+    accepted = [o for o in outcomes if o.verdict == "deliver"]
+    data_reply = None
+    if accepted:
+        _data_restrictions(params)
+        failure = _cleanup(config, params, maps, resolver, accepted, lmtp_hook)
+        data_reply = failure or QUEUED_REPLY
+        if failure is not None:
+            for outcome in accepted:
+                outcome.verdict, outcome.smtp_reply, outcome.recipients = "defer", failure, []
+                outcome.steps.append(Step("data", "reply", f"end of DATA: {failure} (nothing is queued)"))
+    return Transaction(sender or "<>", client, "250 2.1.0 Ok", data_reply, outcomes)
+
+
+def _cleanup(
+    config: MailServerConfig,
+    params: Params,
+    maps: MapSet,
+    resolver: Resolver,
+    accepted: list[AddressOutcome],
+    lmtp_hook: LmtpHook | None,
+) -> str | None:
+    """cleanup for the accepted recipients; the failing DATA reply, or None when queued."""
+    errors: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    queued: list[tuple[AddressOutcome, str]] = []
+    for outcome in accepted:
+        steps = outcome.steps
+        expander = AliasExpander(
+            maps.maps("virtual_alias_maps"),  # type: ignore[arg-type]
+            params,
+            lambda d, s=steps: _is_local(params, resolver, d, s),
+            maps.cache,
+        )
+        address = canonicalize(outcome.address, params)
+        if address != outcome.address:
+            steps.append(Step("cleanup", "rewrite", f"<{outcome.address}> -> <{address}> (canonical form)"))
+        try:
+            expansion = expander.expand(address)
+        except NotEmulated as error:
+            outcome.verdict, outcome.rcpt_reply = "unknown", outcome.rcpt_reply
+            steps.append(Step("cleanup", "not_emulated", str(error)))
+            continue
+        steps += expansion.steps
+        if expansion.error is not None:
+            errors.add(expansion.error)
+            continue
+        for final in expansion.recipients:
+            key = (fold(outcome.address), fold(final))
+            if key in seen:
+                steps.append(
+                    Step("cleanup", "duplicate", f"<{final}> already queued for this recipient: dropped")
+                )
+                continue
+            seen.add(key)
+            queued.append((outcome, final))
+    if errors:
+        return DATA_REPLY[DEFER] if DEFER in errors else DATA_REPLY[WRITE]
+    for outcome, final in queued:
+        recipient = deliver(config, resolver, final, outcome.address, lmtp_hook)
+        outcome.recipients.append(recipient)
+        outcome.steps += recipient.steps
+    return None
+
+
+def _is_local(params: Params, resolver: Resolver, domain: str, steps: list[Step]) -> int:
+    """mail_addr_find()'s local test in cleanup: $myorigin, or resolve_local()."""
+    if domain.lower() == params.get("myorigin").lower():
+        return 1
+    return resolver.resolve_local(domain, steps, "cleanup")
