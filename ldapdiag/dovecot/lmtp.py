@@ -31,6 +31,10 @@ class LmtpOutcome:
     reply: str | None  # None: ldapdiag cannot predict it (see findings)
     userdb: UserdbOutcome | None
     findings: tuple[str, ...]
+    data_reply: str | None = None  # the reply after DATA when the RCPT was accepted but delivery fails
+    # True when data_reply comes only from a missing uid/gid: mail_storage_service_next() then takes
+    # the process's effective ids, which an earlier recipient of the same LMTP session left at its own
+    inherits_ids: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """`lmtp_reply` and `userdb` as `resolve`'s JSON carries them, plus the findings."""
@@ -77,9 +81,15 @@ def lmtp_rcpt(config: MailServerConfig, directory_factory: DirectoryFactory, add
         return LmtpOutcome(
             address, username, f"451 4.3.0 <{address}> Temporary internal error", userdb, findings
         )
-    return LmtpOutcome(
-        address, username, "250 2.1.5 OK", userdb, tuple(field_findings(userdb.fields, settings))
-    )
+    findings = field_findings(userdb.fields, settings)
+    failing = [finding for finding in findings if DELIVERY_FAILS in finding]
+    data_reply = f"451 4.3.0 <{address}> Temporary internal error" if failing else None
+    inherits = bool(failing) and all(MISSING_ID in finding for finding in failing)
+    return LmtpOutcome(address, username, "250 2.1.5 OK", userdb, tuple(findings), data_reply, inherits)
+
+
+DELIVERY_FAILS = "delivery fails"  # marks findings after which mail_storage_service refuses the user
+MISSING_ID = "is not set: delivery fails"  # the missing uid/gid findings
 
 
 def field_findings(fields: dict[str, str], settings: AuthSettings) -> list[str]:
@@ -96,7 +106,8 @@ def field_findings(fields: dict[str, str], settings: AuthSettings) -> list[str]:
         )
     elif uid is not None and int(uid) < settings.first_valid_uid:
         findings.append(
-            f"uid {uid} is below first_valid_uid ({settings.first_valid_uid}): dovecot refuses mail access"
+            f"uid {uid} is below first_valid_uid ({settings.first_valid_uid}): dovecot refuses mail access, "
+            f"{DELIVERY_FAILS} (451 after DATA)"
         )
     elif uid is not None and int(uid) != DMS_VMAIL_ID:
         findings.append(

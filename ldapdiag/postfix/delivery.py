@@ -25,6 +25,22 @@ class LmtpAnswer:
 
     reply: str  # e.g. "250 2.1.5 OK", "550 5.1.1 <a@b> User doesn't exist: a@b"
     userdb: dict[str, object] | None = None
+    data_reply: str | None = None  # after DATA, when the RCPT was accepted but delivery fails
+    findings: tuple[str, ...] = ()  # dovecot's view of the userdb fields (missing uid, ...)
+    inherits_ids: bool = False  # data_reply only for a missing uid/gid (see LmtpSession)
+
+
+@dataclass
+class LmtpSession:
+    """One LMTP delivery of a message to dovecot, its recipients in queue order.
+
+    Dovecot's LMTP drops privileges temporarily per recipient and keeps the effective uid/gid of
+    the last delivery; a later recipient whose userdb has no uid/gid then runs with those instead of
+    failing with "User is missing UID" (checked in the sandbox: alone it is deferred 4.3.0, after
+    another recipient it is delivered).
+    """
+
+    ids_dropped: bool = False
 
 
 DOVECOT_LMTP = "unix:/var/run/dovecot/lmtp"  # DMS's virtual_transport next hop: dovecot's LMTP socket
@@ -81,6 +97,7 @@ def deliver(
     address: str,
     original: str,
     hook: LmtpHook | None = None,
+    session: LmtpSession | None = None,
 ) -> FinalRecipient:
     """qmgr_message_resolve() and the delivery agent's outcome for one queued recipient."""
     final = FinalRecipient(address, original)
@@ -107,8 +124,24 @@ def deliver(
             )
             return final
         final.lmtp_reply, final.userdb = answer.reply, answer.userdb
-        final.status, final.dsn = status_from_reply(answer.reply)
         final.steps.append(Step("delivery", "lmtp", f"dovecot LMTP answers {answer.reply}"))
+        final.steps += [Step("delivery", "userdb", finding) for finding in answer.findings]
+        data_reply = answer.data_reply
+        if data_reply and answer.inherits_ids and session is not None and session.ids_dropped:
+            data_reply = None
+            final.steps.append(
+                Step(
+                    "delivery",
+                    "quirk",
+                    "no uid/gid, but an earlier recipient of this LMTP session left "
+                    "dovecot running with its ids: delivered with those",
+                )
+            )
+        elif data_reply:
+            final.steps.append(Step("delivery", "lmtp", f"after DATA dovecot answers {data_reply}"))
+        final.status, final.dsn = status_from_reply(data_reply or answer.reply)
+        if session is not None and final.status == "sent":
+            session.ids_dropped = True
         return final
     if reply.transport == "virtual" and not resolver.params.get("virtual_mailbox_base").strip():
         final.steps.append(

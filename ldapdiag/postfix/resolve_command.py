@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ldapdiag.config.model import MailServerConfig
+from ldapdiag.dovecot.engine import directory_factory
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
 from ldapdiag.postfix.address import split_at_right
 from ldapdiag.postfix.delivery import LmtpHook
@@ -45,6 +46,10 @@ def predict_resolve(
 ) -> Transaction:
     """The transaction's prediction (tables opened and closed here); lmtp_hook: delivery.LMTP_HOOK."""
     factory = build_factory(config, ca_files, ca_dirs)
+    if lmtp_hook is None:
+        from ldapdiag.dovecot.postfix_hooks import lmtp_hook as dovecot_lmtp
+
+        lmtp_hook = dovecot_lmtp(directory_factory(factory.pool.trace, ca_files, ca_dirs))
     try:
         return run_transaction(
             config,
@@ -99,6 +104,10 @@ def predict_send_as(
 ) -> list[SendAsOutcome]:
     """The send-as predictions (tables opened and closed here); name_hook: sender_login.DOVECOT_NAME_HOOK."""
     factory = build_factory(config, ca_files, ca_dirs)
+    if name_hook is None:
+        from ldapdiag.dovecot.postfix_hooks import sasl_name_hook
+
+        name_hook = sasl_name_hook(directory_factory(factory.pool.trace, ca_files, ca_dirs))
     try:
         return send_as(
             config, login, list(senders), factory=factory, dns=dns or default_dns(None), name_hook=name_hook

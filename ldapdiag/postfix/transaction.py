@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ldapdiag.config.model import MailServerConfig
-from ldapdiag.postfix.delivery import FinalRecipient, LmtpHook, deliver
+from ldapdiag.postfix.delivery import FinalRecipient, LmtpHook, LmtpSession, deliver
 from ldapdiag.postfix.dns import DNS_OK, DnsAnswer, MailhostResolver
 from ldapdiag.postfix.maps import TableFactory
 from ldapdiag.postfix.params import Params, service_params
@@ -175,8 +175,9 @@ def _cleanup(
             queued.append((outcome, final))
     if errors:
         return DATA_REPLY[DEFER] if DEFER in errors else DATA_REPLY[WRITE]
+    session = LmtpSession()  # one message: its dovecot recipients go in one LMTP session
     for outcome, final in queued:
-        recipient = deliver(config, resolver, final, outcome.address, lmtp_hook)
+        recipient = deliver(config, resolver, final, outcome.address, lmtp_hook, session)
         outcome.recipients.append(recipient)
         outcome.steps += recipient.steps
     return None
