@@ -25,6 +25,7 @@ from ldapdiag.directory.problems import DirectoryProblem, Problem, ProblemKind
 from ldapdiag.directory.tls import CertificateVerdict, judge
 from ldapdiag.directory.trace import Trace, TraceEvent
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
+from ldapdiag.lint.runner import LintResult, lint_config
 
 DEFAULT_MAX_WAIT = 15.0  # seconds ldapdiag waits for one answer at most (dovecot itself waits 60)
 Level = Literal["error", "finding", "note"]
@@ -99,13 +100,15 @@ class CheckResult:
     """Everything `ldapdiag check` found."""
 
     components: list[ComponentCheck]
+    lint: LintResult | None = None  # the configuration-only lint rules (`ldapdiag lint`)
 
     @property
     def exit_code(self) -> int:
         statuses = {component.status for component in self.components}
         if "error" in statuses:
             return EXIT_CANNOT_CHECK
-        return EXIT_FINDING if "finding" in statuses else EXIT_OK
+        lint_errors = self.lint is not None and self.lint.exit_code() == EXIT_FINDING
+        return EXIT_FINDING if "finding" in statuses or lint_errors else EXIT_OK
 
     @property
     def trace(self) -> list[TraceEvent]:
@@ -154,7 +157,7 @@ def check_config(
         components = list(pool.map(one, groups))
     for component in components:
         _compare_tls(component, policies)
-    return CheckResult(components)
+    return CheckResult(components, lint_config(config, ldap_conf=ldap_conf))
 
 
 # ---------------------------------------------------------------------------------------------

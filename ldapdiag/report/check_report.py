@@ -65,6 +65,10 @@ def render_table(result: CheckResult) -> str:
     ]
     if problems:
         lines += ["", *problems]
+    lint = [p for p in (result.lint.problems if result.lint else []) if p.level in ("error", "warning")]
+    if lint:
+        lines += ["", "lint (configuration; `ldapdiag lint` explains and gives fixes):"]
+        lines += [f"{p.level:7} {p.component or '-'}: {p.where}: {p.message} ({p.code})" for p in lint]
     overall = {0: "all good", 1: "findings", 2: "could not work / could not check"}[result.exit_code]
     lines += ["", f"result: {overall} (exit {result.exit_code})"]
     return "\n".join(lines) + "\n"
@@ -172,6 +176,7 @@ def render_json(result: CheckResult) -> str:
         "status": statuses[result.exit_code],
         "exit_code": result.exit_code,
         "components": [_component_json(component) for component in result.components],
+        "lint": [problem.as_dict() for problem in result.lint.problems] if result.lint else [],
         "trace": [event.as_dict() for event in result.trace],
     }
     return json.dumps(data, indent=2) + "\n"

@@ -33,6 +33,7 @@ LDAP_QUERY_FILTER_ALIAS=(&(objectClass=inetOrgPerson)(mailAlias=%s))
 LDAP_QUERY_FILTER_GROUP=(&(objectClass=inetOrgPerson)(mailGroupMember=%s))
 LDAP_QUERY_FILTER_DOMAIN=(|(mail=*@%s)(mailAlias=*@%s))
 DOVECOT_USER_FILTER=(&(objectClass=inetOrgPerson)(mail=%u))
+DOVECOT_PASS_ATTRS=userPassword=password
 ENABLE_SASLAUTHD=1
 SASLAUTHD_MECHANISMS=ldap
 SASLAUTHD_LDAP_FILTER=(&(mail=%U@example.org)(objectClass=inetOrgPerson))
