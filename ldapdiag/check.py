@@ -4,6 +4,10 @@ For each component - postfix tables grouped as postfix shares connections betwee
 (dict_ldap_conn_find()), dovecot unless SMTP_ONLY, saslauthd when it authenticates against
 LDAP - the check reaches the server, judges the certificate under that component's policy,
 binds, looks up the search base and reads the root DSE. Components are checked in parallel.
+A program that cannot start with this configuration (startup.py: an smtpd or trivial-rewrite
+dying on a table, dovecot's auth process, saslauthd rejecting its file) is an error of its
+component ("X cannot start with this configuration: ITS ERROR"); dovecot and saslauthd are then
+not connected (they never connect). A postfix table that no daemon opens is a finding.
 Exit code: 0 all good, 1 a finding, 2 a component could not work (or could not be checked).
 """
 
@@ -26,6 +30,7 @@ from ldapdiag.directory.tls import CertificateVerdict, judge
 from ldapdiag.directory.trace import Trace, TraceEvent
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
 from ldapdiag.lint.runner import LintResult, lint_config
+from ldapdiag.startup import StartupProblem, startup_problems
 
 DEFAULT_MAX_WAIT = 15.0  # seconds ldapdiag waits for one answer at most (dovecot itself waits 60)
 Level = Literal["error", "finding", "note"]
@@ -149,15 +154,31 @@ def check_config(
     """The checks, without printing."""
     groups = _groups(config, ldap_conf or read_ldap_conf())
     policies = [group[0] for group in groups if isinstance(group[0], ConnectionPolicy)]
+    startup = startup_problems(config)
+    stopped = {problem.component for problem in startup if problem.stops_component}
 
     def one(group: Sequence[ConnectionPolicy | PolicyFailure]) -> ComponentCheck:
+        if group[0].component in stopped:  # it never connects: nothing to check but why
+            return ComponentCheck(group[0].component, tuple(item.source for item in group), None)
         return _check_group(group, ca_files, ca_dirs, max_wait)
 
     with ThreadPoolExecutor(max_workers=max(1, len(groups))) as pool:
         components = list(pool.map(one, groups))
     for component in components:
         _compare_tls(component, policies)
+    _add_startup(components, startup)
     return CheckResult(components, lint_config(config, ldap_conf=ldap_conf))
+
+
+def _add_startup(components: list[ComponentCheck], problems: Sequence[StartupProblem]) -> None:
+    """Each cannot-start problem, first in the component (postfix: the group of the file at fault)."""
+    for problem in reversed(problems):  # each goes first: the first problem ends up on top
+        mine = [c for c in components if c.component == problem.component]
+        target = next((c for c in mine if problem.file in c.files), mine[0] if mine else None)
+        if target is None:
+            target = ComponentCheck(problem.component, (problem.file,) if problem.file else (), None)
+            components.append(target)
+        target.findings.insert(0, Finding(problem.level, Problem(ProblemKind.CANNOT_START, problem.message)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,7 +258,7 @@ def _connect(check: ComponentCheck, directory: Directory) -> None:
         if isinstance(failure.verdict, CertificateVerdict):
             check.verdict, check.tls_accepted = failure.verdict, False
             check.tls_mode = "starttls" if policy.start_tls else "ldaps"
-        check.add("error", _waited(failure.problem, policy, directory.max_wait))
+        check.add("error", _tls_hint(_waited(failure.problem, policy, directory.max_wait), policy))
         for problem in failure.also:
             check.add("error", problem)
         return
@@ -262,6 +283,26 @@ def _waited(problem: Problem, policy: ConnectionPolicy, max_wait: float | None) 
         message = f"{problem.message}; {policy.component} itself waits {policy.operation_timeout:g} s"
         return Problem(problem.kind, message, problem.server, problem.code)
     return problem
+
+
+# the setting that turns StartTLS on, per component (file setting; DMS variable)
+_STARTTLS_SWITCH = {
+    "postfix": "start_tls = yes; DMS: LDAP_START_TLS=yes",
+    "dovecot": "tls = yes; DMS: DOVECOT_TLS=yes",
+    "saslauthd": "ldap_start_tls: yes; DMS: SASLAUTHD_LDAP_START_TLS=yes",
+}
+
+
+def _tls_hint(problem: Problem, policy: ConnectionPolicy) -> Problem:
+    """A simple bind refused for want of TLS (Samba AD's default): say how to turn TLS on."""
+    if problem.kind is not ProblemKind.STRONGER_AUTH_REQUIRED or problem.phase != "bind" or policy.uses_tls:
+        return problem
+    switch = _STARTTLS_SWITCH[policy.component]
+    message = (
+        f"{problem.message}; the server refuses simple binds without TLS: use StartTLS "
+        f"({switch}) or LDAPS (an ldaps:// URL)"
+    )
+    return Problem(problem.kind, message, problem.server, problem.code, problem.phase)
 
 
 def _bind_findings(check: ComponentCheck, policy: ConnectionPolicy) -> None:

@@ -309,7 +309,7 @@ def _origin(path: str, line: int, line_origins: Mapping[int, Origin] | None) -> 
     return Origin("file", f"{path}:{line}")
 
 
-def _sscanf_uint(value: str) -> int | None:
+def sscanf_uint(value: str) -> int | None:
     """get_uint(): sscanf("%i") reads a leading decimal/octal/hex number; negative is invalid."""
     match = _SSCANF_INT.match(value)
     if not match:
@@ -320,17 +320,33 @@ def _sscanf_uint(value: str) -> int | None:
     return number if number >= 0 else None
 
 
+class DovecotFileError(InputError):
+    """A line dovecot's settings reader refuses; `dovecot` is the error text dovecot itself gives
+    ("Unknown setting: foo"), which it logs as "Error in configuration file PATH line N: TEXT"."""
+
+    def __init__(self, message: str, where: str, dovecot: str) -> None:
+        super().__init__(message, where=where)
+        self.dovecot = dovecot
+
+
 def _check_ldap_setting(key: str, value: str, where: str) -> None:
     """parse_setting_from_defs(): unknown key, bad boolean and bad number are fatal."""
     kind = LDAP_SETTINGS.get(key)
     if kind is None:
         # name the key only when it looks like one: `dnpass:secret=x` must not show the secret
-        shown = f": {key}" if _SETTING_NAME.fullmatch(key) else ""
-        raise InputError(f"Unknown setting{shown} (dovecot refuses the file)", where=where)
+        named = _SETTING_NAME.fullmatch(key) is not None
+        shown = f": {key}" if named else ""
+        raise DovecotFileError(
+            f"Unknown setting{shown} (dovecot refuses the file)",
+            where,
+            f"Unknown setting: {key if named else '(name not shown: it may hold a password)'}",
+        )
     if kind == "bool" and value.lower() not in ("yes", "no"):
-        raise InputError(f"{key}: invalid boolean (dovecot accepts yes or no)", where=where)
-    if kind == "int" and _sscanf_uint(value) is None:
-        raise InputError(f"{key}: invalid number", where=where)
+        raise DovecotFileError(
+            f"{key}: invalid boolean (dovecot accepts yes or no)", where, f"Invalid boolean: {value}"
+        )
+    if kind == "int" and sscanf_uint(value) is None:
+        raise DovecotFileError(f"{key}: invalid number", where, f"Invalid number: {value}")
 
 
 @dataclass
@@ -396,10 +412,13 @@ class _Reader:
         target = fix_relative_path(pattern, current.path)
         matches = glob_under_root(self.root, target)
         if not matches and not optional:
-            raise InputError(f"!include {target}: no file matches (dovecot: No matches)", where=where)
+            raise DovecotFileError(
+                f"!include {target}: no file matches (dovecot: No matches)", where, "No matches"
+            )
         for path in reversed(matches) if sorted_order else matches:
             if any(item.path == path for item in self.stack):
-                raise InputError(f"Recursive include file: {path}", where=where)
+                message = f"Recursive include file: {path}"
+                raise DovecotFileError(message, where, message)
             try:
                 text = read_config_text(_host_path(self.root, path), path)
             except InputError:
@@ -415,42 +434,61 @@ def _read_ldap_ext(
     line_origins: Mapping[int, Origin] | None,
     env: Mapping[str, str] | None,
     root: Path | None,
+    tolerant: bool = False,
 ) -> tuple[ConfFile, tuple[Finding, ...]]:
     reader = _Reader(root, [_Input(path, _physical_lines(text) if text else [])])
     entries: list[ConfEntry] = []
-    depth = 0
+    depth = [0]
+    refused: str | None = None
     for current, line in reader.lines():
-        where = f"{current.path}:{line.last}"
-        key, rest = _split_key(line.text)
-        if key in ("!include", "!include_try"):
-            reader.include(rest, current, key == "!include_try", where, sorted_order=False)
-        elif rest.startswith("="):
-            if depth:
-                continue
-            value, quoted = _unquote(rest[1:].lstrip(IS_WHITE))
-            if not quoted and _has_env_reference(value):
-                if env is None:
-                    reader.findings.append(
-                        Finding("warning", where, f"{key}: $ENV: reference left unexpanded")
-                    )
-                else:
-                    value = _expand_env(value, env)
-            _check_ldap_setting(key, value, where)
+        try:
+            entry = _ldap_ext_line(reader, current, line, depth, env)
+        except DovecotFileError as error:
+            if not tolerant:
+                raise
+            # db_ldap_init(): i_fatal("ldap %s: %s", config_path, error) - the auth process dies
+            refused = refused or (
+                f"ldap {path}: Error in configuration file {current.path} line {line.last}: {error.dovecot}"
+            )
+            continue
+        if entry is not None:
             origin = _origin(current.path, line.first, line_origins if current.path == path else None)
-            entries.append(ConfEntry(key, value, line.first, line.last, origin))
-        elif key != "}" or rest:
-            _ldap_section_start(rest, where)
-            if not depth:
-                reader.findings.append(
-                    Finding("warning", where, f"section {key} is ignored by dovecot in this file")
-                )
-            depth += 1
-        elif depth == 0:
-            raise InputError("Unexpected '}'", where=where)
-        else:
-            depth -= 1
-    conf = ConfFile(path, "dovecot", text, tuple(entries), rendered=line_origins is not None)
+            entries.append(ConfEntry(entry[0], entry[1], line.first, line.last, origin))
+    conf = ConfFile(path, "dovecot", text, tuple(entries), rendered=line_origins is not None, refused=refused)
     return conf, tuple(reader.findings)
+
+
+def _ldap_ext_line(
+    reader: _Reader, current: _Input, line: _Line, depth: list[int], env: Mapping[str, str] | None
+) -> tuple[str, str] | None:
+    """settings_read_i() for one logical line: the (key, value) it sets, or None."""
+    where = f"{current.path}:{line.last}"
+    key, rest = _split_key(line.text)
+    if key in ("!include", "!include_try"):
+        reader.include(rest, current, key == "!include_try", where, sorted_order=False)
+    elif rest.startswith("="):
+        if depth[0]:
+            return None
+        value, quoted = _unquote(rest[1:].lstrip(IS_WHITE))
+        if not quoted and _has_env_reference(value):
+            if env is None:
+                reader.findings.append(Finding("warning", where, f"{key}: $ENV: reference left unexpanded"))
+            else:
+                value = _expand_env(value, env)
+        _check_ldap_setting(key, value, where)
+        return key, value
+    elif key != "}" or rest:
+        _ldap_section_start(rest, where)
+        if not depth[0]:
+            reader.findings.append(
+                Finding("warning", where, f"section {key} is ignored by dovecot in this file")
+            )
+        depth[0] += 1
+    elif depth[0] == 0:
+        raise DovecotFileError("Unexpected '}'", where, "Unexpected '}'")
+    else:
+        depth[0] -= 1
+    return None
 
 
 def _ldap_section_start(rest: str, where: str) -> None:
@@ -461,7 +499,7 @@ def _ldap_section_start(rest: str, where: str) -> None:
             name_end += 1
         rest = rest[name_end:].lstrip(IS_WHITE)
     if not rest.startswith("{"):
-        raise InputError("Expecting '=' (not a key = value line)", where=where)
+        raise DovecotFileError("Expecting '=' (not a key = value line)", where, "Expecting '='")
 
 
 def parse_dovecot_ldap_ext(
@@ -471,15 +509,18 @@ def parse_dovecot_ldap_ext(
     *,
     env: Mapping[str, str] | None = None,
     root: Path | None = None,
+    tolerant: bool = False,
 ) -> ConfFile:
     """Read dovecot-ldap.conf.ext as dovecot 2.3's auth does (db_ldap_init() -> settings_read_i()).
 
     `env` is dovecot's environment for `$ENV:name` (left as is when None); `root` is the
-    directory that absolute `!include` paths are read under.
+    directory that absolute `!include` paths are read under. A line dovecot refuses raises an
+    InputError, or with `tolerant` is skipped and the ConfFile's `refused` holds the fatal error
+    dovecot's auth process dies with.
     """
     if isinstance(text, bytes):
         text = decode_config_bytes(text, path)
-    return _read_ldap_ext(text, path, line_origins, env, root)[0]
+    return _read_ldap_ext(text, path, line_origins, env, root, tolerant)[0]
 
 
 def dovecot_ldap_ext_findings(
@@ -492,7 +533,7 @@ def dovecot_ldap_ext_findings(
 def read_dovecot_ldap_ext(root: Path, path: str = "/etc/dovecot/dovecot-ldap.conf.ext") -> ConfFile:
     """Read the LDAP file of a container copy under `root` (db_ldap_init())."""
     text = read_config_text(_host_path(root, path), path)
-    return parse_dovecot_ldap_ext(text, path, root=root)
+    return parse_dovecot_ldap_ext(text, path, root=root, tolerant=True)
 
 
 # --------------------------------------------------------------------------------------------

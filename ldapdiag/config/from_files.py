@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ldapdiag.config.dovecot_conf import DovecotConf, load_dovecot_conf, read_dovecot_ldap_ext
 from ldapdiag.config.hostname import identity_from_main_cf
-from ldapdiag.config.model import ConfFile, MailServerConfig
+from ldapdiag.config.model import ConfFile, MailServerConfig, refused_file_findings
 from ldapdiag.config.origin import Finding, Origin
 from ldapdiag.config.postfix_cf import (
     expand_postfix_value,
@@ -62,7 +62,8 @@ def load_from_files(root: Path) -> MailServerConfig:
     dovecot_main, dovecot_ldap = _dovecot(root, findings)
     saslauthd = None
     if under(root, SASLAUTHD_CONF).is_file():
-        saslauthd = read_saslauthd_conf(under(root, SASLAUTHD_CONF), SASLAUTHD_CONF)
+        saslauthd = read_saslauthd_conf(under(root, SASLAUTHD_CONF), SASLAUTHD_CONF, tolerant=True)
+    findings += refused_file_findings([*tables.values(), *(f for f in (dovecot_ldap, saslauthd) if f)])
     return MailServerConfig(
         source="files",
         identity=identity,
@@ -101,7 +102,7 @@ def _ldap_tables(root: Path, params: dict[str, str], findings: list[Finding]) ->
             if not under(root, path).is_file():
                 findings.append(Finding("error", f"{MAIN_CF} {parameter}", f"{path} does not exist"))
                 continue
-            conf = read_postfix_cf(under(root, path), path)
+            conf = read_postfix_cf(under(root, path), path, tolerant=True)
             findings += postfix_cf_findings(conf)
             tables[path] = conf
     return tables

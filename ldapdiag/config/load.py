@@ -14,7 +14,7 @@ from ldapdiag.config import dms_render
 from ldapdiag.config.dms_variables import apply_dms_variables, read_container_file
 from ldapdiag.config.dovecot_conf import DovecotConf, parse_dovecot_conf, parse_dovecot_ldap_ext
 from ldapdiag.config.hostname import derive_identity
-from ldapdiag.config.model import ConfFile, HostIdentity, MailServerConfig
+from ldapdiag.config.model import ConfFile, HostIdentity, MailServerConfig, refused_file_findings
 from ldapdiag.config.origin import Finding, Origin
 from ldapdiag.config.postfix_cf import parse_postfix_cf, read_config_text
 from ldapdiag.config.saslauthd_conf import parse_saslauthd_conf
@@ -67,18 +67,20 @@ def render_config(
 ) -> MailServerConfig:
     """Render DMS's files from `settings` and parse them into a MailServerConfig."""
     maps = dms_render.render_postfix_maps(settings, config_dir, findings)
-    tables = {doc.path: _parse(doc) for doc in maps.values()}
+    tables = {doc.path: _parse(doc, tolerant=True) for doc in maps.values()}
     main = dms_render.render_main_cf(settings, identity)
     if config_dir is not None:
         _append_postfix_main_override(main, config_dir / "postfix-main.cf")
     smtp_only = settings.value("SMTP_ONLY", "0").strip() == "1"
-    dovecot_ldap = None if smtp_only else _parse(dms_render.render_dovecot_ldap(settings, findings))
+    dovecot_ldap = (
+        None if smtp_only else _parse(dms_render.render_dovecot_ldap(settings, findings), tolerant=True)
+    )
     dovecot_main = (
         None if smtp_only else _parse_dovecot_main(dms_render.render_dovecot_main(settings, config_dir))
     )
     saslauthd = None
     if settings.value("ENABLE_SASLAUTHD", "0").strip() == "1":
-        saslauthd = _parse(dms_render.render_saslauthd_conf(settings))
+        saslauthd = _parse(dms_render.render_saslauthd_conf(settings), tolerant=True)
     if config_dir is not None and (config_dir / "user-patches.sh").is_file():
         findings.append(
             Finding(
@@ -88,6 +90,7 @@ def render_config(
                 "copy the container's files and use --from-files to see their real content",
             )
         )
+    findings += refused_file_findings([*tables.values(), *(f for f in (dovecot_ldap, saslauthd) if f)])
     return MailServerConfig(
         source="env",
         identity=identity,
@@ -111,14 +114,18 @@ def _append_postfix_main_override(main: dms_render.RenderedFile, path: Path) -> 
         main.add(line, Origin("file", f"{path}:{number}"))
 
 
-def _parse(document: dms_render.RenderedFile) -> ConfFile:
-    """Read a rendered file back with the parser for its format."""
+def _parse(document: dms_render.RenderedFile, tolerant: bool = False) -> ConfFile:
+    """Read a rendered file back with the parser for its format.
+
+    `tolerant` (the files a component refuses on its own, without stopping the others): a line
+    the component refuses marks the file `refused` instead of raising.
+    """
     parsers = {
         "postfix": parse_postfix_cf,
         "dovecot": parse_dovecot_ldap_ext,
         "saslauthd": parse_saslauthd_conf,
     }
-    parsed = parsers[document.format](document.text(), document.path, document.origins)
+    parsed = parsers[document.format](document.text(), document.path, document.origins, tolerant=tolerant)
     return _as_rendered(parsed)
 
 
@@ -127,7 +134,7 @@ def _as_rendered(conf: ConfFile, origins: Mapping[int, Origin] | None = None) ->
     entries = conf.entries
     if origins is not None:
         entries = tuple(replace(e, origin=origins.get(e.line, e.origin)) for e in entries)
-    return ConfFile(conf.path, conf.format, conf.text, entries, rendered=True)
+    return ConfFile(conf.path, conf.format, conf.text, entries, rendered=True, refused=conf.refused)
 
 
 def _parse_dovecot_main(document: dms_render.RenderedFile) -> DovecotConf:

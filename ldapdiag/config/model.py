@@ -43,6 +43,10 @@ class ConfFile:
     text: str
     entries: tuple[ConfEntry, ...]
     rendered: bool = False  # True when ldapdiag rendered it from DMS variables
+    # The component's own error when it refuses to read this file at all (postfix's `fatal:` for a
+    # line without `=`, dovecot's "Error in configuration file ...", saslauthd's rejected line): the
+    # component cannot use the file; `entries` hold the lines that could be read, for reports.
+    refused: str | None = None
 
     def get(self, key: str) -> ConfEntry | None:
         """The effective entry for `key`: the last occurrence wins, as in postfix, dovecot and saslauthd."""
@@ -104,3 +108,15 @@ class MailServerConfig:
         dovecot_main = self.dovecot_main.settings if self.dovecot_main is not None else None
         result += [f for f in (self.dovecot_ldap, dovecot_main, self.saslauthd) if f is not None]
         return result
+
+
+_COMPONENT = {"postfix": "postfix", "dovecot": "dovecot's auth process", "saslauthd": "saslauthd"}
+
+
+def refused_file_findings(files: list[ConfFile]) -> list[Finding]:
+    """An error finding for every file its component refuses to read (see ConfFile.refused)."""
+    return [
+        Finding("error", conf.path, f"{_COMPONENT[conf.format]} refuses this file: {conf.refused}")
+        for conf in files
+        if conf.refused is not None
+    ]

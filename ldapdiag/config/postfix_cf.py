@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ldapdiag.config.model import ConfEntry, ConfFile
+from ldapdiag.config.model import SECRET_KEYS, ConfEntry, ConfFile
 from ldapdiag.config.origin import Finding, Origin
 from ldapdiag.errors import InputError
 
@@ -136,27 +136,98 @@ def _origin(path: str, line: int, line_origins: Mapping[int, Origin] | None) -> 
 
 
 def parse_postfix_cf(
-    text: str | bytes, path: str, line_origins: Mapping[int, Origin] | None = None
+    text: str | bytes,
+    path: str,
+    line_origins: Mapping[int, Origin] | None = None,
+    *,
+    tolerant: bool = False,
 ) -> ConfFile:
-    """Read main.cf or an ldap_table .cf file as postfix's dict_load_fp() does."""
+    """Read main.cf or an ldap_table .cf file as postfix's dict_load_fp() does.
+
+    A line without `=` is fatal for postfix: an InputError, or with `tolerant` (ldap tables,
+    which only the daemons that open them die on) a ConfFile whose `refused` holds postfix's
+    `fatal:` text (the line skipped in `entries`).
+    """
     if isinstance(text, bytes):
         text = decode_config_bytes(text, path)
     entries: list[ConfEntry] = []
+    refused = None
     for logical in _logical_lines(text):
         if logical.orphan:
             continue
         try:
             key, value = split_nameval(logical.text)
         except ValueError as exc:
-            raise InputError(str(exc), where=f"{path}:{logical.first}") from None
+            if not tolerant:
+                raise InputError(str(exc), where=f"{path}:{logical.first}") from None
+            refused = refused or f'{path}, line {logical.first}: {exc}: "{_shown_line(logical.text)}"'
+            continue
         origin = _origin(path, logical.first, line_origins)
         entries.append(ConfEntry(key, value, logical.first, logical.last, origin))
-    return ConfFile(path, "postfix", text, tuple(entries), rendered=line_origins is not None)
+    return ConfFile(path, "postfix", text, tuple(entries), rendered=line_origins is not None, refused=refused)
 
 
-def read_postfix_cf(file: Path, as_path: str) -> ConfFile:
+# dict_ldap_open()'s parameters (postfix 3.7 ldap_table(5)): a refused line that starts with one is
+# quoted; any other line might be a password on a line of its own.
+LDAP_TABLE_PARAMETERS = frozenset(
+    [
+        "server_host",
+        "server_port",
+        "version",
+        "scope",
+        "search_base",
+        "timeout",
+        "query_filter",
+        "result_format",
+        "result_filter",
+        "domain",
+        "terminal_result_attribute",
+        "leaf_result_attribute",
+        "result_attribute",
+        "special_result_attribute",
+        "bind",
+        "bind_dn",
+        "bind_pw",
+        "cache",
+        "cache_expiry",
+        "cache_size",
+        "recursion_limit",
+        "expansion_limit",
+        "size_limit",
+        "dereference",
+        "chase_referrals",
+        "sasl_mechs",
+        "sasl_realm",
+        "sasl_authz_id",
+        "sasl_minssf",
+        "start_tls",
+        "tls_require_cert",
+        "tls_ca_cert_file",
+        "tls_ca_cert_dir",
+        "tls_cert",
+        "tls_key",
+        "tls_random_file",
+        "tls_cipher_suite",
+        "debuglevel",
+    ]
+)
+
+
+def _shown_line(text: str) -> str:
+    """dict_load_fp() quotes the whole line; ldapdiag quotes it only when it starts with a known
+    parameter other than the password (`bind_pw ********`), and never a line it cannot place."""
+    line = text.rstrip(C_SPACE)
+    name = line.lstrip(C_SPACE).split("=", 1)[0].split(None, 1)[0] if line.strip(C_SPACE) else ""
+    if name in SECRET_KEYS["postfix"]:
+        return line[: line.index(name) + len(name)] + " ********"
+    if name not in LDAP_TABLE_PARAMETERS:
+        return "(line not shown: it may hold a password)"
+    return line
+
+
+def read_postfix_cf(file: Path, as_path: str, *, tolerant: bool = False) -> ConfFile:
     """Read a main.cf or ldap_table file from disk (postfix's dict_load_file_xt())."""
-    return parse_postfix_cf(read_config_text(file, as_path), as_path)
+    return parse_postfix_cf(read_config_text(file, as_path), as_path, tolerant=tolerant)
 
 
 def postfix_cf_findings(conf: ConfFile) -> tuple[Finding, ...]:

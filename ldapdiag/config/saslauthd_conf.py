@@ -11,7 +11,8 @@ tests:
 - The key is `[A-Za-z0-9_-]*`, folded to lower case, and must be followed at once by `:`
   (`ldap_servers : x` fails). Blanks after `:` go. An empty value fails.
 - A failing line fails the whole file (LAK_FAIL): saslauthd answers every LDAP authentication
-  "NO" and logs only to syslog. ldapdiag raises InputError.
+  "NO" and logs no reason (`-d` shows `[reason=Unknown]`). ldapdiag raises InputError, or (tolerant
+  reading, as the configuration loaders do) marks the file `refused`.
 - Unknown keys are ignored. Several keys are aliases (`ldap_password` = `ldap_bind_pw`, ...):
   the parser stores the canonical name. The last line for a key wins - except that an enumerated
   key (`ldap_auth_method`, `ldap_scope`, ...) with a value lak.c does not recognise changes
@@ -113,6 +114,10 @@ def _origin(path: str, line: int, line_origins: Mapping[int, Origin] | None) -> 
     return Origin("file", f"{path}:{line}")
 
 
+class LineRejected(InputError):
+    """A line that makes lak_config_read() fail (LAK_FAIL): saslauthd rejects the whole file."""
+
+
 def _split_line(raw: str, where: str) -> tuple[str, str] | None:
     """One line as lak_config_read() takes it apart: (lowercased key, value) or None to skip."""
     if len(raw.encode()) > FGETS_BUFFER - 2:
@@ -125,7 +130,7 @@ def _split_line(raw: str, where: str) -> tuple[str, str] | None:
         end += 1
     key = line[:end].lower()
     if line[end : end + 1] != ":":
-        raise InputError(
+        raise LineRejected(
             "expected 'key: value' (a key of letters, digits, '-' or '_' followed at once by ':'); "
             "saslauthd rejects the whole file",
             where=where,
@@ -133,7 +138,7 @@ def _split_line(raw: str, where: str) -> tuple[str, str] | None:
     value = line[end + 1 :].lstrip(C_SPACE)
     if not value:
         known = key in SASLAUTHD_KEYS or key in SASLAUTHD_ALIASES  # never echo other text: it may be a secret
-        raise InputError(
+        raise LineRejected(
             f"{key if known else 'a key'}: empty value; saslauthd rejects the whole file", where=where
         )
     return key, value
@@ -147,25 +152,43 @@ def _lines(text: str) -> list[str]:
 
 
 def parse_saslauthd_conf(
-    text: str | bytes, path: str, line_origins: Mapping[int, Origin] | None = None
+    text: str | bytes,
+    path: str,
+    line_origins: Mapping[int, Origin] | None = None,
+    *,
+    tolerant: bool = False,
 ) -> ConfFile:
-    """Read saslauthd.conf as saslauthd's lak_config_read() does (aliases stored canonically)."""
+    """Read saslauthd.conf as saslauthd's lak_config_read() does (aliases stored canonically).
+
+    A line lak_config_read() rejects raises an InputError, or with `tolerant` is skipped and the
+    ConfFile's `refused` says why saslauthd rejects the file (it logs no reason itself).
+    """
     if isinstance(text, bytes):
         text = decode_config_bytes(text, path)
     entries: list[ConfEntry] = []
+    refused = None
     for number, raw in enumerate(_lines(text), start=1):
-        parsed = _split_line(raw, f"{path}:{number}")
+        try:
+            parsed = _split_line(raw, f"{path}:{number}")
+        except LineRejected as error:
+            if not tolerant:
+                raise
+            refused = refused or str(error)
+            continue
         if parsed is None:
             continue
         key, value = parsed
         key = SASLAUTHD_ALIASES.get(key, key)
         entries.append(ConfEntry(key, value, number, number, _origin(path, number, line_origins)))
-    return ConfFile(path, "saslauthd", text, tuple(entries), rendered=line_origins is not None)
+    rendered = line_origins is not None
+    return ConfFile(path, "saslauthd", text, tuple(entries), rendered=rendered, refused=refused)
 
 
-def read_saslauthd_conf(file: Path, as_path: str = "/etc/saslauthd.conf") -> ConfFile:
+def read_saslauthd_conf(
+    file: Path, as_path: str = "/etc/saslauthd.conf", *, tolerant: bool = False
+) -> ConfFile:
     """Read saslauthd.conf from disk (lak_config_read())."""
-    return parse_saslauthd_conf(read_config_text(file, as_path), as_path)
+    return parse_saslauthd_conf(read_config_text(file, as_path), as_path, tolerant=tolerant)
 
 
 def _truncate(value: str, size: int) -> str:

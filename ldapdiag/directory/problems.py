@@ -49,6 +49,7 @@ class ProblemKind(enum.Enum):
     BAD_FILTER = "bad search filter"
     NOT_SUPPORTED = "not supported by ldapdiag"
     CONFIG = "configuration refused"
+    CANNOT_START = "cannot start"
     LDAP_ERROR = "LDAP error"
 
     @property

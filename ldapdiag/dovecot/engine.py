@@ -29,7 +29,19 @@ from ldapdiag.dovecot.lookups import (
     userdb_lookup,
 )
 from ldapdiag.dovecot.policies import dovecot_policy
-from ldapdiag.dovecot.settings import AuthSettings, DovecotRefuses, LdapSettings, auth_settings, ldap_settings
+from ldapdiag.dovecot.settings import (
+    AuthSettings,
+    DovecotRefuses,
+    LdapSettings,
+    auth_settings,
+    ldap_settings,
+    startup_refusal,
+)
+
+
+def cannot_start_reason(refused: DovecotRefuses) -> str:
+    """The reason of a lookup that dovecot's dead auth process never answers."""
+    return f"dovecot's auth process cannot start with this configuration: Fatal: {refused}"
 
 
 @dataclass
@@ -94,6 +106,9 @@ class DovecotAuth:
         if self.config.dovecot_ldap is None:
             raise DovecotRefuses("dovecot is not used (SMTP_ONLY=1 or another delivery agent)")
         self._check_wiring()
+        fatal = startup_refusal(self.config.dovecot_ldap)
+        if fatal is not None:
+            raise DovecotRefuses(fatal)
         if self._ldap is None:
             self._ldap = ldap_settings(self.config.dovecot_ldap)
         if self._directory is None:
@@ -134,7 +149,7 @@ class DovecotAuth:
         try:
             ldap, directory = self._prepare()
         except DovecotRefuses as refused:
-            return UserdbOutcome("internal_failure", request.user, {}, f"dovecot cannot start: {refused}")
+            return UserdbOutcome("internal_failure", request.user, {}, cannot_start_reason(refused))
         return userdb_lookup(request, ldap, directory)
 
     def verify(self, name: str, password: str, service: str = "imap") -> tuple[PassdbOutcome, AuthRequest]:
@@ -146,7 +161,7 @@ class DovecotAuth:
         try:
             ldap, directory = self._prepare()
         except DovecotRefuses as refused:
-            failed = PassdbOutcome("internal_failure", request.user, f"dovecot cannot start: {refused}")
+            failed = PassdbOutcome("internal_failure", request.user, cannot_start_reason(refused))
             return failed, request
         return passdb_verify_plain(request, ldap, directory, self.factory), request
 
@@ -159,7 +174,7 @@ class DovecotAuth:
         try:
             ldap, directory = self._prepare()
         except DovecotRefuses as refused:
-            failed = PassdbOutcome("internal_failure", request.user, f"dovecot cannot start: {refused}")
+            failed = PassdbOutcome("internal_failure", request.user, cannot_start_reason(refused))
             return failed, request
         return passdb_lookup(request, ldap, directory), request
 

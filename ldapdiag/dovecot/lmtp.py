@@ -64,8 +64,11 @@ def lmtp_rcpt(config: MailServerConfig, directory_factory: DirectoryFactory, add
         try:
             refusal = auth.refusal()
             if refusal is not None:
+                # checked: lmtp logs "auth-master: userdb lookup(...): Disconnected unexpectedly"
+                reason = f"dovecot's auth process cannot start with this configuration: Fatal: {refusal}"
+                userdb = UserdbOutcome("internal_failure", username, {}, reason)
                 reply = f"451 4.3.0 <{address}> Temporary internal error"
-                return LmtpOutcome(address, username, reply, None, (f"dovecot cannot start: {refusal}",))
+                return LmtpOutcome(address, username, reply, userdb, (reason,))
             userdb = auth.user(username, service="lmtp")
         except CannotPredict as error:
             return LmtpOutcome(address, username, None, None, (str(error),))

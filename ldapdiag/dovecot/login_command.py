@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ldapdiag.config.model import MailServerConfig
@@ -11,7 +11,17 @@ from ldapdiag.dovecot.engine import DovecotAuth, LoginOutcome, directory_factory
 from ldapdiag.dovecot.ldap_search import DirectoryFactory
 from ldapdiag.dovecot.lookups import CannotPredict, PassdbOutcome, UserdbOutcome
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
-from ldapdiag.saslauthd.smtp_auth import SmtpAuthOutcome, cyrus_split, main_cf_value, sasl_mode, smtp_auth
+from ldapdiag.postfix.maps import build_factory
+from ldapdiag.postfix.params import service_params
+from ldapdiag.postfix.startup import smtpd_cannot_start
+from ldapdiag.saslauthd.smtp_auth import (
+    SmtpAuthOutcome,
+    cyrus_split,
+    main_cf_value,
+    sasl_cannot_start,
+    sasl_mode,
+    smtp_auth,
+)
 
 UNREACHABLE = "LDAP server not reachable"
 
@@ -63,24 +73,42 @@ def predict_login(
         except CannotPredict as error:
             cannot = str(error)
     if password is None:
-        smtp = _smtp_without_password(config, user, login)
+        smtp = _smtp_without_password(config, factory, user, login)
     else:
         smtp = smtp_auth(config, factory, user, password)
         if smtp.cannot_predict:
             cannot = cannot or smtp.reason
+    smtp = _submission_smtpd(config, smtp)
     return LoginReport(
         user, password is not None, config.dovecot_ldap is not None, login, smtp, trace, cannot
     )
 
 
+def _submission_smtpd(config: MailServerConfig, smtp: SmtpAuthOutcome) -> SmtpAuthOutcome:
+    """The submission smtpd dies at start (a table postfix refuses): no AUTH at all."""
+    if smtp.via == "none":
+        return smtp
+    factory = build_factory(config)
+    try:
+        failure = smtpd_cannot_start(factory, service_params(config, "submission"))
+    finally:
+        factory.pool.close()
+    if failure is None:
+        return smtp
+    return replace(smtp, ok=False, reason=failure.describe(), lak=None, cannot_start=failure)
+
+
 def _smtp_without_password(
-    config: MailServerConfig, user: str, login: LoginOutcome | None
+    config: MailServerConfig, factory: DirectoryFactory, user: str, login: LoginOutcome | None
 ) -> SmtpAuthOutcome:
     """The SMTP AUTH path and the SASL name, without a password to check."""
     via = sasl_mode(config)
     reason = "no password given: not checked"
     if via == "none":
         return SmtpAuthOutcome("none", False, None, "SMTP AUTH is disabled (smtpd_sasl_auth_enable = no)")
+    failure = sasl_cannot_start(config, factory)
+    if failure is not None:
+        return SmtpAuthOutcome(via, False, None, failure.describe(), cannot_start=failure)
     if via == "dovecot":
         name = login.passdb.user if login is not None and login.passdb.result == "ok" else None
         return SmtpAuthOutcome("dovecot", False, name, reason)
@@ -99,6 +127,8 @@ def exit_code(report: LoginReport) -> int:
             steps.append(report.login.userdb)
     if any(s.result == "internal_failure" and s.reason.startswith(UNREACHABLE) for s in steps):
         return EXIT_CANNOT_CHECK
+    if report.smtp.cannot_start is not None:
+        return EXIT_FINDING
     if report.password_given:
         imap_ok = report.imap_login or not report.dovecot_used
         smtp_ok = report.smtp.ok or report.smtp.via == "none"

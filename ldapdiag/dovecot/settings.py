@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ldapdiag.config.dovecot_conf import DovecotConf
+from ldapdiag.config.dovecot_conf import DovecotConf, sscanf_uint
 from ldapdiag.config.model import ConfFile, MailServerConfig
+from ldapdiag.directory.servers import ServerListError, parse_url_list
 
 DEFAULT_USERNAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01234567890.-_@"
 SCOPES = {"base": "base", "onelevel": "one", "subtree": "sub"}
@@ -18,6 +19,62 @@ SCOPES = {"base": "base", "onelevel": "one", "subtree": "sub"}
 
 class DovecotRefuses(Exception):
     """dovecot's auth process would not start with this configuration (i_fatal); dovecot's text."""
+
+
+TLS_REQUIRE_CERT = ("never", "hard", "demand", "allow", "try")  # db-ldap.c tls_require_cert2str()
+DEREFS = ("never", "searching", "finding", "always")  # deref2str()
+
+
+def startup_refusal(conf: ConfFile) -> str | None:
+    """Why dovecot's auth process dies with this dovecot-ldap.conf.ext: its i_fatal() text (logged
+    as `auth: Fatal: TEXT`), in db_ldap_init()'s order, then db_ldap_init_ld() (ldap_initialize())
+    and db_ldap_connect() (StartTLS on an ldaps:// connection); None when it starts.
+
+    The auth process starts with dovecot and dies again at every restart (master throttles it, 2 s,
+    4 s, ... 60 s): LMTP, doveadm, IMAP logins and SASL for postfix get no answer from it.
+    """
+    path = conf.path
+    if conf.refused is not None:
+        return conf.refused
+    if conf.value("base") is None:
+        return f"LDAP {path}: No base given"
+    uris, hosts = conf.value("uris"), conf.value("hosts")
+    if uris is None and hosts is None:
+        return f"LDAP {path}: No uris or hosts set"
+    version = sscanf_uint(conf.value("ldap_version") or "3")
+    if version is not None and version < 3:
+        for key in ("sasl_bind", "tls"):
+            if _bool(conf, key):
+                return f"LDAP {path}: {key}=yes requires ldap_version=3"
+    checks = (
+        ("tls_require_cert", None, TLS_REQUIRE_CERT),
+        ("deref", "never", DEREFS),
+        ("scope", "subtree", SCOPES),
+    )
+    for key, default, choices in checks:
+        value = conf.value(key, default)
+        if value is not None and value.lower() not in choices:
+            return (
+                f"LDAP {path}: Unknown {key} {'value' if key == 'tls_require_cert' else 'option'} '{value}'"
+            )
+    return _uris_refusal(conf)
+
+
+def _uris_refusal(conf: ConfFile) -> str | None:
+    """ldap_initialize() refuses the uris (LDAP_PARAM_ERROR); tls = yes on an ldaps:// URI."""
+    uris = conf.value("uris")
+    if not uris:
+        return None  # uris = (empty): libldap takes ldap://localhost/
+    try:
+        parse_url_list(uris)
+    except ServerListError:
+        return (
+            f"LDAP {conf.path}: ldap_initialize() failed with uris {uris}: Bad parameter to an ldap routine"
+        )
+    if _bool(conf, "tls") and uris.startswith("ldaps:"):
+        # at the first connection: slapd answers StartTLS on a TLS connection with operationsError
+        return f"LDAP {conf.path}: Don't use both tls=yes and ldaps URI"
+    return None
 
 
 @dataclass(frozen=True)

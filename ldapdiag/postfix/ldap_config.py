@@ -159,6 +159,8 @@ def _server_urls(reader: _Reader, server_host: str, port: int, version: int) -> 
 
 def read_ldap_table(conf: ConfFile) -> LdapTableConfig:
     """dict_ldap_open(): every parameter, in postfix's order; LdapConfigError for a fatal one."""
+    if conf.refused is not None:  # cfg_parser_alloc() -> dict_load_file_xt() died reading the file
+        raise LdapConfigError(conf.refused)
     reader = _Reader(conf)
     path = conf.path
     server_host = reader.text("server_host", "localhost", 1)

@@ -350,6 +350,15 @@ class LdapTable:
                 dns=tuple(outcome.dns),
             )
         )
+        if outcome.references and not self.config.chase_referrals:
+            shown = ", ".join(outcome.references[:2]) + (", ..." if len(outcome.references) > 2 else "")
+            state.steps.append(
+                self._step(
+                    "note",
+                    f"{len(outcome.references)} search reference(s) not followed "
+                    f"(chase_referrals = no): {shown}",
+                )
+            )
         if outcome.not_followed:
             state.steps.append(
                 self._step(

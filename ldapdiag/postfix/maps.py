@@ -263,6 +263,10 @@ class TableFactory:
             domains=domains,
         )
 
+    def ldap_file(self, path: str) -> ConfFile | None:
+        """The ldap_table file `ldap:path` names: the configuration's, else this machine's (None: none)."""
+        return self._ldap_conf_file(path)
+
     def _ldap_conf_file(self, path: str) -> ConfFile | None:
         if path in self.config.postfix_tables:
             return self.config.postfix_tables[path]
@@ -270,7 +274,7 @@ class TableFactory:
             return self._main_cf_table(path)
         if not Path(path).is_file():
             return None
-        return read_postfix_cf(Path(path), path)
+        return read_postfix_cf(Path(path), path, tolerant=True)
 
     def _main_cf_table(self, prefix: str) -> ConfFile:
         """cfg_parser_alloc() for a name without `/`: `NAME_parameter` settings of main.cf."""

@@ -4,9 +4,10 @@ DNS: reject_unknown_sender_domain needs the sender domain's MX/A records. ldapdi
 DNS (the nameservers of this machine's /etc/resolv.conf) for any --mail-from domain that postfix
 would look up; only the default sender (DEFAULT_MAIL_FROM) is assumed to resolve, without a query.
 
-Exit status: resolve 0 when every address is queued, 1 when one is rejected or deferred, 2 when
-ldapdiag cannot predict one (or the configuration); send-as 0 when every sender is allowed, 1 when
-one is refused, 2 when ldapdiag cannot predict it.
+Exit status: resolve 0 when every address is queued, 1 when one is rejected or deferred (also when
+a postfix daemon the transaction needs cannot start: `cannot_start`), 2 when ldapdiag cannot
+predict one (or the configuration); send-as 0 when every sender is allowed, 1 when one is refused
+(or a program the session needs cannot start), 2 when ldapdiag cannot predict it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ldapdiag.postfix.dns import MailhostResolver, StdlibResolver
 from ldapdiag.postfix.maps import build_factory
 from ldapdiag.postfix.sender_login import DovecotNameHook, SendAsOutcome, send_as
 from ldapdiag.postfix.transaction import DEFAULT_MAIL_FROM, AssumedDns, Transaction, run_transaction
+from ldapdiag.saslauthd.smtp_auth import sasl_cannot_start
 
 
 def default_dns(mail_from: str | None) -> MailhostResolver:
@@ -104,13 +106,20 @@ def predict_send_as(
 ) -> list[SendAsOutcome]:
     """The send-as predictions (tables opened and closed here); name_hook: sender_login.DOVECOT_NAME_HOOK."""
     factory = build_factory(config, ca_files, ca_dirs)
+    directories = directory_factory(factory.pool.trace, ca_files, ca_dirs)
     if name_hook is None:
         from ldapdiag.dovecot.postfix_hooks import sasl_name_hook
 
-        name_hook = sasl_name_hook(directory_factory(factory.pool.trace, ca_files, ca_dirs))
+        name_hook = sasl_name_hook(directories)
     try:
         return send_as(
-            config, login, list(senders), factory=factory, dns=dns or default_dns(None), name_hook=name_hook
+            config,
+            login,
+            list(senders),
+            factory=factory,
+            dns=dns or default_dns(None),
+            name_hook=name_hook,
+            sasl_failure=sasl_cannot_start(config, directories),
         )
     finally:
         factory.pool.close()

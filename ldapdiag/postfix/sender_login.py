@@ -23,6 +23,7 @@ from ldapdiag.postfix.maps import TableFactory
 from ldapdiag.postfix.params import Params, service_params
 from ldapdiag.postfix.resolve import MapSet, NotEmulated, Resolver
 from ldapdiag.postfix.smtpd import Session, Smtpd, split_owners
+from ldapdiag.postfix.startup import CannotStart, rewrite_cannot_start, smtpd_cannot_start
 from ldapdiag.postfix.steps import Step
 from ldapdiag.postfix.transaction import envelope_address
 
@@ -59,6 +60,7 @@ class SendAsOutcome:
     owners: list[str] | None
     smtp_reply: str | None
     steps: list[Step] = field(default_factory=list)
+    cannot_start: CannotStart | None = None  # a program the session needs cannot start (startup.py)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON object of issue 12."""
@@ -69,6 +71,7 @@ class SendAsOutcome:
             "allowed": self.allowed,
             "owners": self.owners,
             "smtp_reply": self.smtp_reply,
+            "cannot_start": self.cannot_start.as_dict() if self.cannot_start else None,
             "steps": [step.as_dict() for step in self.steps],
         }
 
@@ -109,8 +112,13 @@ def send_as(
     factory: TableFactory,
     dns: MailhostResolver,
     name_hook: DovecotNameHook | None = None,
+    sasl_failure: CannotStart | None = None,
 ) -> list[SendAsOutcome]:
-    """AUTH as LOGIN, then MAIL FROM:<sender> and RCPT TO on the submission service, per sender."""
+    """AUTH as LOGIN, then MAIL FROM:<sender> and RCPT TO on the submission service, per sender.
+
+    sasl_failure: the SASL service smtpd asks cannot work at all (dovecot's auth process or
+    saslauthd refuses its configuration; saslauthd/smtp_auth.py sasl_cannot_start()).
+    """
     params = service_params(config, "submission")
     maps = MapSet(config, factory, params)
     maps.check_unsupported()
@@ -120,6 +128,15 @@ def send_as(
     outcomes = []
     for raw in senders:
         sender = envelope_address(raw)
+        failure = smtpd_cannot_start(factory, params) or sasl_failure
+        failure = failure or rewrite_cannot_start(factory, params)
+        if failure is not None:
+            phase = "connect" if failure.stage in ("connect", "greeting") else "auth"
+            step = Step(phase, "cannot_start", failure.describe())
+            outcomes.append(
+                SendAsOutcome(login, name.name, sender, False, None, failure.reply, [*notes, step], failure)
+            )
+            continue
         session = Session(in_mynetworks=False, sasl_username=name.name, sender=sender)
         smtpd.last_owners = None
         try:

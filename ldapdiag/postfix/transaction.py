@@ -6,7 +6,9 @@ was accepted: cleanup rewrites each accepted recipient (cleanup_addr.c
 `cleanup_addr_recipient()`), expands virtual aliases (virtual_alias.py) and drops duplicates
 (cleanup_out_recipient.c: `been_here()` on original recipient and final address, case-folded);
 a failed expansion fails the whole message at the end of DATA (smtpd.c `data_cmd()`); then
-each queued recipient goes to its delivery agent (delivery.py).
+each queued recipient goes to its delivery agent (delivery.py). When smtpd or trivial-rewrite
+cannot start with this configuration (startup.py), the session gets no reply where it needs them:
+every address is deferred (the client retries), with `cannot_start` saying why.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ldapdiag.postfix.maps import TableFactory
 from ldapdiag.postfix.params import Params, service_params
 from ldapdiag.postfix.resolve import MapSet, NotEmulated, Resolver
 from ldapdiag.postfix.smtpd import Session, Smtpd
+from ldapdiag.postfix.startup import CannotStart, postfix_cannot_start
 from ldapdiag.postfix.steps import Step
 from ldapdiag.postfix.virtual_alias import DEFER, WRITE, AliasExpander, canonicalize, fold
 
@@ -59,6 +62,7 @@ class AddressOutcome:
     rcpt_reply: str | None  # the reply to RCPT TO itself
     recipients: list[FinalRecipient] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
+    cannot_start: CannotStart | None = None  # a daemon the session needs cannot start (see startup.py)
 
 
 @dataclass
@@ -67,7 +71,7 @@ class Transaction:
 
     mail_from: str
     client: str
-    mail_reply: str
+    mail_reply: str | None  # None: no reply (a postfix daemon the session needs cannot start)
     data_reply: str | None
     outcomes: list[AddressOutcome]
 
@@ -111,11 +115,14 @@ def run_transaction(
 ) -> Transaction:
     """MAIL FROM, RCPT TO each address, DATA, cleanup and delivery, as postfix would."""
     params = service_params(config, "smtp")
+    sender = envelope_address(mail_from)
+    failure = postfix_cannot_start(factory, params)
+    if failure is not None:
+        return _cannot_start(failure, addresses, sender, client)
     maps = MapSet(config, factory, params)
     maps.check_unsupported()
     resolver = Resolver(maps)
     smtpd = Smtpd(params, resolver, dns)
-    sender = envelope_address(mail_from)
     session = Session(in_mynetworks=client == "mynetworks", sender=sender)
     outcomes = [_rcpt(smtpd, session, envelope_address(address)) for address in addresses]
     accepted = [o for o in outcomes if o.verdict == "deliver"]
@@ -129,6 +136,24 @@ def run_transaction(
                 outcome.verdict, outcome.smtp_reply, outcome.recipients = "defer", failure, []
                 outcome.steps.append(Step("data", "reply", f"end of DATA: {failure} (nothing is queued)"))
     return Transaction(sender or "<>", client, "250 2.1.0 Ok", data_reply, outcomes)
+
+
+def _cannot_start(failure: CannotStart, addresses: Sequence[str], sender: str, client: str) -> Transaction:
+    """A postfix daemon the session needs dies at start: every address is deferred, with no reply."""
+    phase = "connect" if failure.stage in ("connect", "greeting") else "mail"
+    outcomes = [
+        AddressOutcome(
+            envelope_address(address),
+            "defer",
+            None,
+            None,
+            [],
+            [Step(phase, "cannot_start", failure.describe())],
+            failure,
+        )
+        for address in addresses
+    ]
+    return Transaction(sender or "<>", client, None, None, outcomes)
 
 
 def _cleanup(

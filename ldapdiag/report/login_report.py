@@ -40,9 +40,10 @@ def login_json(report: LoginReport) -> dict[str, object]:
         "imap_login": report.imap_login,
         "smtp_auth": {
             "via": smtp.via,
-            "ok": smtp.ok if report.password_given else None,
+            "ok": smtp.ok if report.password_given or smtp.cannot_start else None,
             "sasl_username": smtp.sasl_username,
             "reason": smtp.reason,
+            "cannot_start": smtp.cannot_start.as_dict() if smtp.cannot_start else None,
         },
     }
 
@@ -136,7 +137,7 @@ def _smtp_lines(report: LoginReport) -> list[str]:
         lines += [f"    {step}" for step in smtp.lak.steps]
     if smtp.sasl_username is not None:
         lines.append(f"    SASL username: {smtp.sasl_username}")
-    if report.password_given:
+    if report.password_given or smtp.cannot_start is not None:
         verdict = "OK" if smtp.ok else "FAILS"
         lines.append(f"  result: {verdict}" + (f" ({smtp.reason})" if smtp.reason else ""))
     else:

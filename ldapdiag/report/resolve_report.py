@@ -9,6 +9,7 @@ import click
 from tabulate import tabulate
 
 from ldapdiag.postfix.sender_login import SendAsOutcome
+from ldapdiag.postfix.startup import CannotStart
 from ldapdiag.postfix.transaction import AddressOutcome, Transaction
 
 
@@ -20,6 +21,7 @@ def outcome_json(outcome: AddressOutcome) -> dict[str, object]:
         "smtp_reply": outcome.smtp_reply,
         "rcpt_reply": outcome.rcpt_reply,
         "recipients": [recipient.as_dict() for recipient in outcome.recipients],
+        "cannot_start": outcome.cannot_start.as_dict() if outcome.cannot_start else None,
         "steps": [step.as_dict() for step in outcome.steps],
     }
 
@@ -41,16 +43,33 @@ def _recipients_text(outcome: AddressOutcome) -> str:
 def resolve_table(transaction: Transaction, verbose: bool = False) -> str:
     """A table: address, verdict, the reply, the final recipients; then the transaction's frame."""
     rows = [
-        [o.address, o.verdict, o.smtp_reply or o.rcpt_reply or "-", _recipients_text(o)]
+        [o.address, o.verdict, o.smtp_reply or o.rcpt_reply or _no_reply(o), _recipients_text(o)]
         for o in transaction.outcomes
     ]
     head = f"MAIL FROM:<{transaction.mail_from if transaction.mail_from != '<>' else ''}> from a"
     head += " mynetworks client" if transaction.client == "mynetworks" else "n external client (port 25)"
     table = tabulate(rows, headers=["address", "verdict", "SMTP reply", "recipients"], tablefmt="simple")
-    text = f"{head}\n\n{table}\n"
+    text = f"{head}\n\n{table}\n" + _cannot_start_text([o.cannot_start for o in transaction.outcomes])
     if verbose:
         for outcome in transaction.outcomes:
             text += f"\n{outcome.address}:\n" + "".join(f"  [{s.phase}] {s.detail}\n" for s in outcome.steps)
+    return text
+
+
+def _no_reply(outcome: AddressOutcome) -> str:
+    """The reply cell without a reply: where the session stops, when a daemon cannot start."""
+    failure = outcome.cannot_start
+    return f"(no reply at {failure.stage})" if failure is not None else "-"
+
+
+def _cannot_start_text(failures: Sequence[CannotStart | None]) -> str:
+    """One paragraph per program that cannot start: its own error, what the client meets."""
+    text = ""
+    for failure in dict.fromkeys(f for f in failures if f is not None):
+        text += (
+            f"\n{failure.component} cannot start with this configuration:\n  {failure.error}\n"
+            f"  a client meets it at {failure.stage}: {failure.client_sees}\n"
+        )
     return text
 
 
@@ -77,14 +96,15 @@ def send_as_table(outcomes: Sequence[SendAsOutcome]) -> str:
             o.sender or "<>",
             "yes" if o.allowed else "no",
             ", ".join(o.owners) if o.owners else "-",
-            o.smtp_reply or "-",
+            o.smtp_reply or (f"(no reply at {o.cannot_start.stage})" if o.cannot_start else "-"),
         ]
         for o in outcomes
     ]
     head = f"AUTH as {first.login!r}: postfix compares sasl_username={first.sasl_username!r}"
-    notes = [s.detail for s in first.steps if s.phase == "auth"]
+    notes = [s.detail for s in first.steps if s.phase == "auth" and s.action != "cannot_start"]
     table = tabulate(rows, headers=["sender", "allowed", "owners", "SMTP reply"], tablefmt="simple")
-    return head + "\n" + "".join(f"  {n}\n" for n in notes) + "\n" + table + "\n"
+    text = head + "\n" + "".join(f"  {n}\n" for n in notes) + "\n" + table + "\n"
+    return text + _cannot_start_text([o.cannot_start for o in outcomes])
 
 
 def print_send_as(outcomes: Sequence[SendAsOutcome], output_format: str) -> None:

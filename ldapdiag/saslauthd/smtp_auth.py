@@ -23,6 +23,7 @@ from ldapdiag.dovecot.engine import DovecotAuth
 from ldapdiag.dovecot.ldap_search import DirectoryFactory
 from ldapdiag.dovecot.lookups import CannotPredict
 from ldapdiag.dovecot.policies import saslauthd_policy
+from ldapdiag.postfix.startup import CannotStart
 from ldapdiag.saslauthd.lak import LakOutcome, SaslauthdCannotPredict, lak_authenticate, lak_settings
 
 Via = Literal["saslauthd", "dovecot", "rimap", "none"]
@@ -41,6 +42,7 @@ class SmtpAuthOutcome:
     lak: LakOutcome | None = None
     cannot_predict: bool = False
     steps: list[str] = field(default_factory=list)
+    cannot_start: CannotStart | None = None  # a program SMTP AUTH needs cannot start (see startup.py)
 
 
 def main_cf_value(config: MailServerConfig, key: str, default: str = "") -> str:
@@ -75,6 +77,35 @@ def cyrus_split(login: str, user_realm: str) -> tuple[str, str, str]:
     return canonical, canonical, ""
 
 
+# checked: postfix's reply to AUTH when saslauthd answers NO (cyrus SASL: SASL_BADAUTH)
+AUTH_FAILED = "535 5.7.8 Error: authentication failed: authentication failure"
+DOVECOT_SASL_GONE = (
+    "the connection is closed without a reply to EHLO once TLS is on (after STARTTLS on 587): smtpd asks "
+    "dovecot's auth socket for its mechanisms, gets none and exits (`fatal: no SASL authentication "
+    "mechanisms`); no AUTH, no mail from authenticated clients"
+)
+SASLAUTHD_NO = "every AUTH fails: saslauthd rejects its configuration file and answers NO to every login"
+
+
+def sasl_cannot_start(config: MailServerConfig, factory: DirectoryFactory) -> CannotStart | None:
+    """The SASL service postfix's submission smtpd asks cannot work with this configuration at all:
+    dovecot's auth process dies at start, or saslauthd rejects saslauthd.conf (checked, both)."""
+    mode = sasl_mode(config)
+    if mode == "dovecot" and config.dovecot_ldap is not None:
+        try:
+            with DovecotAuth(config, factory) as auth:
+                refusal = auth.refusal()
+        except CannotPredict:
+            return None
+        if refusal is not None:
+            return CannotStart("dovecot/auth", f"Fatal: {refusal}", "EHLO", DOVECOT_SASL_GONE)
+    mechanisms = (config.settings.value("SASLAUTHD_MECHANISMS") or "ldap").strip()
+    conf = config.saslauthd
+    if mode == "saslauthd" and mechanisms in ("ldap", "") and conf is not None and conf.refused:
+        return CannotStart("saslauthd", conf.refused, "AUTH", SASLAUTHD_NO, reply=AUTH_FAILED)
+    return None
+
+
 def smtp_auth(
     config: MailServerConfig,
     factory: DirectoryFactory,
@@ -86,6 +117,14 @@ def smtp_auth(
     mode = sasl_mode(config)
     if mode == "none":
         return SmtpAuthOutcome("none", False, None, "SMTP AUTH is disabled (smtpd_sasl_auth_enable = no)")
+    failure = sasl_cannot_start(config, factory)
+    if failure is not None:
+        name = (
+            None
+            if mode == "dovecot"
+            else cyrus_split(login, main_cf_value(config, "smtpd_sasl_local_domain"))[0]
+        )
+        return SmtpAuthOutcome(mode, False, name, failure.describe(), cannot_start=failure)
     if mode == "dovecot":
         return _dovecot_sasl(config, factory, login, password)
     realm = main_cf_value(config, "smtpd_sasl_local_domain")

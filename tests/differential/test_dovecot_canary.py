@@ -90,6 +90,7 @@ def test_login_json_shape(mixed: RunningDirectory, tmp_path: Path) -> None:
         "ok": True,
         "sasl_username": "ssha@example.org",
         "reason": "",
+        "cannot_start": None,
     }
 
 

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -262,9 +262,10 @@ class DovecotSandbox:
     auth penalty (its socket is unusable), so failed logins cost nothing.
     """
 
-    def __init__(self, ldap_conf: str, settings: str = "") -> None:
+    def __init__(self, ldap_conf: str, settings: str = "", wrapper: Sequence[str] = ()) -> None:
         self.ldap_conf = ldap_conf
         self.settings = settings
+        self.wrapper = tuple(wrapper)  # a command prefix for dovecot, e.g. a private mount namespace
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._master: subprocess.Popen[bytes] | None = None
         self.root = Path()
@@ -286,7 +287,9 @@ class DovecotSandbox:
                 settings=self.settings,
             )
         )
-        self._master = subprocess.Popen([dovecot, "-F", "-c", str(self.config)], stdin=subprocess.DEVNULL)
+        self._master = subprocess.Popen(
+            [*self.wrapper, dovecot, "-F", "-c", str(self.config)], stdin=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while not (self.root / "run" / "lmtp").exists():
             if time.monotonic() > deadline or self._master.poll() is not None:

@@ -40,14 +40,17 @@ def set_up(control: socket.socket, workdir: Path, setup: dict[str, Any]) -> dict
     protocol.send(control, {"event": "listeners"}, [s.fileno() for s in listeners])
     for listener in listeners:
         listener.close()  # the harness holds its own copies now
-    DnsStub(setup["dns_domains"], layout.SERVER_IP, layout.UNROUTABLE_IP, layout.DNS_PORT).start()
+    DnsStub(
+        setup["dns_domains"], layout.SERVER_IP, layout.UNROUTABLE_IP, layout.DNS_PORT, setup.get("dns_hosts")
+    ).start()
     mounted = time.monotonic()
-    running = daemons.Daemons(setup["dovecot"], setup["saslauthd_conf"])
+    running = daemons.Daemons(setup["dovecot"], setup["saslauthd_conf"], setup.get("postfix_may_fail", False))
     running.start()
     dumps = daemons.configuration_dumps(setup["dovecot"])
     reap_orphans()
     timings = {"namespace": mounted - begin, **running.timings, "total": time.monotonic() - begin}
-    return {"event": "ready", "timings": timings, "dumps": dumps, "daemons": running}
+    ready = {"event": "ready", "timings": timings, "dumps": dumps, "daemons": running}
+    return ready | {"postfix_error": running.postfix_error}
 
 
 def handle(request: dict[str, Any], running: daemons.Daemons) -> Any:
@@ -55,6 +58,8 @@ def handle(request: dict[str, Any], running: daemons.Daemons) -> Any:
     op, args = request["op"], request.get("args", {})
     if op == "rcpt":
         return smtp_probes.rcpt_probe(args["mail_from"], args["recipients"])
+    if op == "session":
+        return smtp_probes.session_probe(**args)
     if op == "submission":
         return smtp_probes.submission_probe(args["login"], args["password"], args["mail_from"], args["rcpt"])
     if op == "doveadm":

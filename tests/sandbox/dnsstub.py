@@ -2,7 +2,8 @@
 
 postfix's `reject_unknown_sender_domain` (DMS's sender restrictions) needs the sender domain in
 DNS, and real DNS must never be asked. Names under a known domain get `A UNROUTABLE_IP` and
-`MX 10 <domain>`; other record types of known names get an empty answer (NODATA). UDP only: the
+`MX 10 <domain>`; other record types of known names get an empty answer (NODATA); `hosts` names get
+their own A record (e.g. an AD domain controller's name -> 127.0.0.1, where the relay listens). UDP only: the
 answers are far below 512 bytes.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 TYPE_A = 1
 TYPE_MX = 15
@@ -24,9 +25,17 @@ TTL = 60
 class DnsStub:
     """A UDP DNS server on (address, port) answering from a fixed set of domains, in a daemon thread."""
 
-    def __init__(self, domains: Iterable[str], address: str, answer_ip: str, port: int = 53) -> None:
+    def __init__(
+        self,
+        domains: Iterable[str],
+        address: str,
+        answer_ip: str,
+        port: int = 53,
+        hosts: Mapping[str, str] | None = None,
+    ) -> None:
         self.domains = {d.lower().rstrip(".") for d in domains if d}
         self.answer_ip = answer_ip
+        self.hosts = {name.lower().rstrip("."): ip for name, ip in (hosts or {}).items()}  # A records by name
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((address, port))
         self.thread = threading.Thread(target=self._serve, name="dns-stub", daemon=True)
@@ -65,7 +74,12 @@ class DnsStub:
         name, qtype, end = parsed
         domain = self.known(name)
         answers: list[bytes] = []
-        if domain is not None and qtype == TYPE_A:
+        host_ip = self.hosts.get(name.lower().rstrip("."))
+        if host_ip is not None:
+            domain = domain or name
+            if qtype == TYPE_A:
+                answers.append(_record(TYPE_A, socket.inet_aton(host_ip)))
+        elif domain is not None and qtype == TYPE_A:
             answers.append(_record(TYPE_A, socket.inet_aton(self.answer_ip)))
         elif domain is not None and qtype == TYPE_MX and name.lower().rstrip(".") == domain:
             answers.append(_record(TYPE_MX, struct.pack("!H", 10) + _encode_name(domain)))

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,14 @@ from ldapdiag.config.model import MailServerConfig
 from ldapdiag.demo import RunningDirectory, generate_certs
 from tests.sandbox import dovecot_files, layout, ldapguard, postfix_files, protocol, workdir
 from tests.sandbox.relay import LdapRelay
-from tests.sandbox.results import CommandResult, DoveadmResult, RcptProbe, SaslResult, SubmissionProbe
+from tests.sandbox.results import (
+    CommandResult,
+    DoveadmResult,
+    RcptProbe,
+    SaslResult,
+    SessionProbe,
+    SubmissionProbe,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
@@ -98,10 +105,21 @@ class Sandbox:
     """A running sandbox: one configuration, many probes. Create with start_sandbox()."""
 
     def __init__(
-        self, config: MailServerConfig, directory: RunningDirectory, dns_domains: Iterable[str]
+        self,
+        config: MailServerConfig,
+        directory: RunningDirectory,
+        dns_domains: Iterable[str],
+        postscreen: bool = False,
+        dns_hosts: Mapping[str, str] | None = None,
+        *,
+        postfix_may_fail: bool = False,
     ) -> None:
         self.config = config
         self.directory = directory
+        self.postscreen = postscreen
+        self.postfix_may_fail = postfix_may_fail
+        self.postfix_error: str | None = None  # `postfix start`'s output, when it failed (and may)
+        self.dns_hosts = dict(dns_hosts or {})
         self.dns_domains = sorted(
             {
                 *config.vhost,
@@ -166,13 +184,14 @@ class Sandbox:
         message, _ = self._receive_event("ready")
         self.timings = message["timings"]
         self.dumps = message["dumps"]
+        self.postfix_error = message.get("postfix_error")
         self.startup_seconds = time.monotonic() - begin
 
     def _write_files(self, ldap_conf: str | None) -> None:
         """Every configuration file, the TLS pair, the CA, saslauthd.conf and the agent's setup."""
         assert self.workdir is not None
         key, chain = _tls_pair(self.config.identity.hostname)
-        files = dict(postfix_files.postfix_files(self.config, key, chain))
+        files = dict(postfix_files.postfix_files(self.config, key, chain, self.postscreen))
         files.update(dovecot_files.dovecot_files(self.config))
         files["/etc/ldap/ldap.conf"] = ldap_conf if ldap_conf is not None else workdir.DEBIAN_LDAP_CONF
         if self.directory.ca_file is not None and self.directory.ca_file.exists():
@@ -185,9 +204,11 @@ class Sandbox:
         setup = {
             "hostname": self.config.identity.hostname,
             "dns_domains": self.dns_domains,
+            "dns_hosts": self.dns_hosts,
             "relay_ports": relay_ports(self.directory),
             "dovecot": layout.DOVECOT_CONF in files,
             "saslauthd_conf": saslauthd_conf,
+            "postfix_may_fail": self.postfix_may_fail,
         }
         workdir.write_private(self.workdir / layout.SETUP_FILE, json.dumps(setup))
 
@@ -286,6 +307,31 @@ class Sandbox:
         """An SMTP transaction on port 25 from outside mynetworks, then the deliveries of its message."""
         return RcptProbe.from_dict(self._call("rcpt", mail_from=mail_from, recipients=list(recipients)))
 
+    def smtp_session(
+        self,
+        port: int,
+        *,
+        mail_from: str,
+        recipients: Sequence[str] = (),
+        login: str | None = None,
+        password: str | None = None,
+        wait: float = 3.0,
+    ) -> SessionProbe:
+        """One SMTP session step by step, each step waiting at most `wait` seconds for its reply:
+        what a client meets when a daemon is down (no greeting, no reply, a closed connection).
+        Port 587: STARTTLS, then AUTH PLAIN when a login is given. No DATA; nothing is queued."""
+        result = self._call(
+            "session",
+            [password] if password else [],
+            port=port,
+            mail_from=mail_from,
+            recipients=list(recipients),
+            login=login,
+            password=password,
+            wait=wait,
+        )
+        return SessionProbe.from_dict(result)
+
     def submission(self, login: str, password: str, mail_from: str, rcpt: str) -> SubmissionProbe:
         """STARTTLS + AUTH PLAIN on port 587, then MAIL FROM and one RCPT TO."""
         result = self._call(
@@ -370,17 +416,26 @@ def start_sandbox(
     *,
     dns_domains: Iterable[str] = (),
     ldap_conf: str | None = None,
+    postscreen: bool = False,
+    dns_hosts: Mapping[str, str] | None = None,
+    postfix_may_fail: bool = False,
 ) -> Iterator[Sandbox]:
     """A running sandbox for `config`, reaching `directory` through the relay; torn down on exit.
 
     dns_domains: more names the DNS stub answers (the config's domains and example.net always).
     ldap_conf: the sandbox's /etc/ldap/ldap.conf (default: Debian's, trusting the system CAs only;
     the directory's CA is at layout.LDAP_CA_FILE for configurations that name it).
+    postscreen: port 25 as DMS has it (postscreen + smtpd pass service) instead of plain smtpd.
+    dns_hosts: names the DNS stub answers with their own address, e.g. a DC's name -> 127.0.0.1.
+    postfix_may_fail: a configuration `postfix start` refuses: the sandbox runs without postfix
+    (dovecot and saslauthd still start) and `sandbox.postfix_error` holds what postfix said.
     """
     problem = missing_requirements()
     if problem:
         raise SandboxError(problem)
-    sandbox = Sandbox(config, directory, dns_domains)
+    sandbox = Sandbox(
+        config, directory, dns_domains, postscreen, dns_hosts, postfix_may_fail=postfix_may_fail
+    )
     try:
         sandbox.start(ldap_conf)
         yield sandbox

@@ -160,9 +160,29 @@ def uses_saslauthd(config: MailServerConfig) -> bool:
     return config.saslauthd is not None
 
 
-def main_cf(config: MailServerConfig) -> str:
+# DMS v15.1.0 main.cf's postscreen settings after setup.d/security/misc.sh with ENABLE_DNSBL=0
+POSTSCREEN_MAIN: tuple[tuple[str, str], ...] = (
+    ("postscreen_dnsbl_action", "ignore"),
+    ("postscreen_dnsbl_sites", ""),
+    ("postscreen_dnsbl_threshold", "3"),
+    ("postscreen_dnsbl_allowlist_threshold", "-1"),
+    ("postscreen_greet_action", "enforce"),
+    ("postscreen_bare_newline_action", "enforce"),
+)
+# DMS v15.1.0 master.cf's port 25: postscreen, handing clients to the smtpd pass service
+POSTSCREEN_SERVICES: tuple[tuple[str, ...], ...] = (
+    ("smtp", "inet", "n", "-", "n", "-", "1", "postscreen"),
+    ("smtpd", "pass", "-", "-", "n", "-", "-", "smtpd"),
+    ("tlsproxy", "unix", "-", "-", "n", "-", "0", "tlsproxy"),
+    ("dnsblog", "unix", "-", "-", "n", "-", "0", "dnsblog"),
+)
+
+
+def main_cf(config: MailServerConfig, postscreen: bool = False) -> str:
     """main.cf: DMS's base, the configuration's parameters over it, the sandbox's own last."""
     params: dict[str, str] = dict(BASE_MAIN)
+    if postscreen:
+        params.update(POSTSCREEN_MAIN)
     given = {k: e.value for k, e in config.postfix_main.effective().items() if k not in IGNORED_MAIN}
     if uses_saslauthd(config):
         # setup.d/saslauthd.sh deletes both lines: cyrus (the default type) with its default path
@@ -175,13 +195,15 @@ def main_cf(config: MailServerConfig) -> str:
     return "\n".join(lines) + "\n"
 
 
-def master_cf(config: MailServerConfig) -> str:
-    """master.cf: DMS's services; smtpd on port 25 instead of postscreen."""
+def master_cf(config: MailServerConfig, postscreen: bool = False) -> str:
+    """master.cf: DMS's services; smtpd on port 25 instead of postscreen, unless `postscreen`
+    (DMS's own port 25: every new client then waits postscreen_greet_wait, 6 s, once)."""
     options = list(_SUBMISSION_OPTIONS)
     smtp_only = (config.settings.value("SMTP_ONLY", "0") or "").strip() == "1"
     if smtp_only and not uses_saslauthd(config):
         options[0] = "smtpd_sasl_auth_enable=no"  # setup.d/postfix.sh's sed
-    lines = [_service("smtp", "inet", "n", "-", "n", "-", "-", "smtpd")]
+    port25 = POSTSCREEN_SERVICES if postscreen else (("smtp", "inet", "n", "-", "n", "-", "-", "smtpd"),)
+    lines = [_service(*service) for service in port25]
     for name, extra in (("submission", ()), ("submissions", ("smtpd_tls_wrappermode=yes",))):
         lines.append(_service(name, "inet", "n", "-", "n", "-", "-", "smtpd"))
         lines.append(f"  -o syslog_name=postfix/{name}")
@@ -206,11 +228,13 @@ def sasl_smtpd_conf() -> str:
     return "pwcheck_method: saslauthd\nmech_list: plain login\n"
 
 
-def postfix_files(config: MailServerConfig, tls_key: str, tls_chain: str) -> Mapping[str, str]:
+def postfix_files(
+    config: MailServerConfig, tls_key: str, tls_chain: str, postscreen: bool = False
+) -> Mapping[str, str]:
     """Every file the sandbox's /etc/postfix holds besides the package's support files."""
     files = {
-        "/etc/postfix/main.cf": main_cf(config),
-        "/etc/postfix/master.cf": master_cf(config),
+        "/etc/postfix/main.cf": main_cf(config, postscreen),
+        "/etc/postfix/master.cf": master_cf(config, postscreen),
         "/etc/postfix/vhost": "".join(f"{domain}\n" for domain in config.vhost),
         "/etc/postfix/aliases": "postmaster root\n",  # texthash format
         "/etc/postfix/virtual": "",

@@ -73,6 +73,43 @@ class SubmissionProbe:
 
 
 @dataclass(frozen=True)
+class SessionStep:
+    """One step of an SMTP session: what was sent and what came back within the wait."""
+
+    command: str  # "connect", "greeting", "EHLO", "STARTTLS", "EHLO (TLS)", "AUTH", "MAIL FROM", "RCPT TO"...
+    outcome: str  # "reply", "timeout" (nothing complete came), "closed" (the server closed), "refused"
+    reply: str  # the reply as sent (multi-line joined by "\n"), or what arrived before the timeout
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionStep:
+        return _build(cls, data)
+
+
+@dataclass(frozen=True)
+class SessionProbe:
+    """An SMTP session step by step, up to the first step without a reply."""
+
+    port: int
+    steps: tuple[SessionStep, ...]
+    log: tuple[str, ...]  # mail.log lines written meanwhile
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionProbe:
+        data = dict(data, steps=[SessionStep.from_dict(step) for step in data["steps"]])
+        return _build(cls, data)
+
+    @property
+    def stalled(self) -> SessionStep | None:
+        """The first step that got no reply (timeout or closed connection), None if all replied."""
+        return next((step for step in self.steps if step.outcome != "reply"), None)
+
+    def reply(self, command: str) -> str | None:
+        """The reply to a command, None when it got none."""
+        step = next((s for s in self.steps if s.command == command), None)
+        return step.reply if step is not None and step.outcome == "reply" else None
+
+
+@dataclass(frozen=True)
 class DoveadmResult:
     """One doveadm command: exit code, output, and what the test needs from it."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import smtplib
+import socket
 import ssl
 import time
 import uuid
@@ -179,3 +180,96 @@ def _until(log: LogReader, text: str, timeout: float = 5.0) -> list[str]:
         time.sleep(POLL)
         lines = log.lines()
     return lines
+
+
+class _Stalled(Exception):
+    """A session step got no reply: the session ends there."""
+
+
+class _Session:
+    """A raw SMTP client that records each step and gives up on a step after `wait` seconds."""
+
+    def __init__(self, port: int, wait: float) -> None:
+        self.wait = wait
+        self.steps: list[dict[str, str]] = []
+        self.raw = socket.create_connection(
+            (layout.SERVER_IP, port), timeout=wait, source_address=(layout.CLIENT_IP, 0)
+        )
+        self.sock: socket.socket | ssl.SSLSocket = self.raw
+
+    def read(self, command: str) -> str:
+        """The reply to `command` as sent (lines joined by "\\n"); _Stalled when none comes."""
+        data = b""
+        deadline = time.monotonic() + self.wait
+        outcome = "timeout"
+        try:
+            while time.monotonic() < deadline:
+                self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    outcome = "closed"
+                    break
+                data += chunk
+                lines = data.split(b"\r\n")
+                if data.endswith(b"\r\n") and lines[-2][3:4] == b" ":
+                    text = data.decode("utf-8", "replace").rstrip("\r\n").replace("\r\n", "\n")
+                    self.steps.append({"command": command, "outcome": "reply", "reply": text})
+                    return text
+        except TimeoutError:
+            outcome = "timeout"
+        except OSError:
+            outcome = "closed"
+        self.steps.append({"command": command, "outcome": outcome, "reply": data.decode("utf-8", "replace")})
+        raise _Stalled
+
+    def send(self, line: str, command: str) -> str:
+        try:
+            self.sock.sendall(line.encode() + b"\r\n")
+        except OSError as error:
+            self.steps.append({"command": command, "outcome": "closed", "reply": str(error)})
+            raise _Stalled from None
+        return self.read(command)
+
+    def starttls(self) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        self.sock = context.wrap_socket(self.raw, server_hostname=layout.SERVER_IP)
+
+
+def session_probe(
+    port: int,
+    mail_from: str,
+    recipients: Sequence[str],
+    login: str | None,
+    password: str | None,
+    wait: float,
+) -> dict[str, Any]:
+    """Greeting, EHLO, (587: STARTTLS, EHLO, AUTH PLAIN), MAIL FROM, RCPT TO..., QUIT: up to the
+    first step without a reply within `wait` seconds. No DATA: nothing is queued."""
+    log = LogReader(layout.MAIL_LOG)
+    try:
+        session = _Session(port, wait)
+    except OSError as error:  # nothing listens (postfix does not run)
+        step = {"command": "connect", "outcome": "refused", "reply": str(error)}
+        return {"port": port, "steps": [step], "log": log.lines()}
+    try:
+        session.read("greeting")
+        session.send(f"EHLO {layout.HELO_NAME}", "EHLO")
+        if port == layout.SUBMISSION_PORT:
+            session.send("STARTTLS", "STARTTLS")
+            session.starttls()
+            session.send(f"EHLO {layout.HELO_NAME}", "EHLO (TLS)")
+            if login is not None:
+                token = base64.b64encode(f"\0{login}\0{password or ''}".encode()).decode()
+                session.send(f"AUTH PLAIN {token}", "AUTH")
+        session.send(f"MAIL FROM:<{mail_from}>", "MAIL FROM")
+        for recipient in recipients:
+            session.send(f"RCPT TO:<{recipient}>", "RCPT TO")
+        session.send("QUIT", "QUIT")
+    except _Stalled:
+        pass
+    finally:
+        session.sock.close()
+    time.sleep(0.05)  # postlogd writes asynchronously
+    return {"port": port, "steps": session.steps, "log": log.lines()}

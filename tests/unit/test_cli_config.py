@@ -183,13 +183,23 @@ BAD_INPUTS = {
     "env-unterminated-quote": ("env", b'ACCOUNT_PROVISIONER=LDAP\nLDAP_BIND_DN="cn=admin\n', "x.env:2"),
     "env-non-utf8": ("env", b"ACCOUNT_PROVISIONER=LDAP\nLDAP_BIND_DN=caf\xe9\n", "x.env:2"),
     "compose-bad-yaml": ("compose", b"services:\n  mail:\n    environment: [a\n", "compose.yaml:"),
-    "dovecot-unknown-key": (
-        "dovecot",
-        b"uris = ldap://ldap\nno_such_setting = 1\n",
-        "dovecot-ldap.conf.ext:2",
-    ),
-    "postfix-missing-equals": ("postfix", b"server_host = ldap://ldap\nquery_filter\n", "ldap-users.cf:2"),
     "postfix-non-utf8": ("postfix", b"server_host = ldap://ldap\nsearch_base = dc=\xff\n", "ldap-users.cf:2"),
+}
+# Files the component itself refuses: the configuration loads (the other components are fine),
+# `config` says so as an error finding with the component's own text, and exits 1.
+REFUSED_FILES = {
+    "dovecot-unknown-key": (
+        "etc/dovecot/dovecot-ldap.conf.ext",
+        b"uris = ldap://ldap\nno_such_setting = 1\n",
+        "dovecot's auth process refuses this file: ldap /etc/dovecot/dovecot-ldap.conf.ext: Error in "
+        "configuration file /etc/dovecot/dovecot-ldap.conf.ext line 2: Unknown setting: no_such_setting",
+    ),
+    "postfix-missing-equals": (
+        "etc/postfix/ldap-users.cf",
+        b"server_host = ldap://ldap\nquery_filter\n",
+        "postfix refuses this file: /etc/postfix/ldap-users.cf, line 2: missing '=' after attribute name: "
+        '"query_filter"',
+    ),
 }
 
 
@@ -211,4 +221,15 @@ def test_bad_input_is_one_line_naming_file_and_line(tmp_path: Path, case: str) -
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert where in err
+    assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_FILES))
+def test_a_file_its_component_refuses_is_an_error_finding(tmp_path: Path, case: str) -> None:
+    target, content, message = REFUSED_FILES[case]
+    root = _container_root(tmp_path)
+    (root / target).write_bytes(content)
+    code, out, err = run("config", "--no-env", "--from-files", str(root))
+    assert code == 1
+    assert message in err
     assert "Traceback" not in out + err

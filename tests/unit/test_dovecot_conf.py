@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -196,6 +197,14 @@ def test_errors_match_dovecot(text: str, line: int, message: str) -> None:
         parse_dovecot_ldap_ext(text, "/etc/dovecot/dovecot-ldap.conf.ext")
     assert ours.value.where == f"/etc/dovecot/dovecot-ldap.conf.ext:{line}"
     assert message.split(":")[0].lower() in ours.value.message.lower()
+    # read as the configuration loaders read it: the file is refused with dovecot's own error
+    refused = parse_dovecot_ldap_ext(text, "/e.ext", tolerant=True).refused
+    assert refused is not None
+    assert _any_file(refused) == f"ldap /e.ext: {_any_file(str(real.value))}"
+
+
+def _any_file(text: str) -> str:
+    return re.sub(r"configuration file \S+ line", "configuration file F line", text)
 
 
 def test_ldap_errors_never_quote_values() -> None:

@@ -39,7 +39,16 @@ def test_resolve_json_shape(tmp_path: Path) -> None:
         "loop-a@example.org",
     ]
     for item in data:
-        assert set(item) == {"address", "verdict", "smtp_reply", "rcpt_reply", "recipients", "steps"}
+        assert set(item) == {
+            "address",
+            "verdict",
+            "smtp_reply",
+            "rcpt_reply",
+            "recipients",
+            "cannot_start",
+            "steps",
+        }
+        assert item["cannot_start"] is None
         assert item["verdict"] in {"deliver", "reject", "defer"}
         assert all(
             set(step) <= STEP_KEYS and {"phase", "action", "detail"} <= set(step) for step in item["steps"]
@@ -95,7 +104,17 @@ def test_send_as_json_shape(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     data = json.loads(result.stdout)
     for item in data:
-        assert set(item) == {"login", "sasl_username", "sender", "allowed", "owners", "smtp_reply", "steps"}
+        keys = {
+            "login",
+            "sasl_username",
+            "sender",
+            "allowed",
+            "owners",
+            "smtp_reply",
+            "cannot_start",
+            "steps",
+        }
+        assert set(item) == keys and item["cannot_start"] is None
     assert [(d["sender"], d["allowed"], d["smtp_reply"]) for d in data] == [
         ("alice@example.org", True, None),
         ("bob@example.org", False, "553 5.7.1 <bob@example.org>: Sender address rejected: not owned by user "

@@ -24,6 +24,12 @@ _EFFECT = {
     "saslauthd": "saslauthd cannot connect: every SMTP AUTH fails",
 }
 
+# checked in the sandbox (tests/differential/test_cannot_start.py)
+_POSTFIX_FATAL = (
+    "the smtpd or trivial-rewrite that opens the table dies at start (no greeting, or no reply to MAIL FROM; "
+    "`ldapdiag check` names it)"
+)
+
 
 def check(ctx: LintContext) -> Iterator[LintProblem]:
     for item in ctx.policies:
@@ -38,12 +44,15 @@ def check(ctx: LintContext) -> Iterator[LintProblem]:
                 if entry is not None:
                     where = where_of(conf, entry, key)[0]
                 break
+        effect = _EFFECT[item.component]
+        if item.component == "postfix" and "fatal" in reason:
+            effect = _POSTFIX_FATAL
         yield LintProblem(
             "error",
             "component-refuses",
             item.component,
             where,
-            f"{reason}: {_EFFECT[item.component]}",
+            f"{reason}: {effect}",
             "fix the value; ldapdiag config shows the file the component reads",
             item.source,
         )
