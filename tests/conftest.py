@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.ldap_server", "tests.tls_servers", "tests.sandbox.fixtures"]
+pytest_plugins = ["tests.ldap_server", "tests.tls_servers", "tests.sandbox.fixtures", "tests.samba_dc"]
 
 ACCESS_LOGS = Path(tempfile.mkdtemp(prefix="ldapdiag-access-logs-"))
 os.environ["LDAPDIAG_KEEP_ACCESS_LOGS"] = str(ACCESS_LOGS)

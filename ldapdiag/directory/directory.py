@@ -20,6 +20,7 @@ from ldap3.core.exceptions import LDAPException
 from ldapdiag.directory import filters as f
 from ldapdiag.directory.connection import Patience, Session, open_session
 from ldapdiag.directory.ldap3_filter import search as send_search
+from ldapdiag.directory.ldap3_filter import search_pages
 from ldapdiag.directory.policy import ConnectionPolicy
 from ldapdiag.directory.problems import DirectoryProblem, Problem, from_exception, from_result
 from ldapdiag.directory.readonly import WHOAMI_OID
@@ -278,6 +279,35 @@ class Directory:
             return RootDse({}, readable=False)
         entry = outcome.entries[0]
         return RootDse({name: tuple(values) for name, values in entry.attributes.items()})
+
+    def search_all(
+        self, base: str, scope: str | int, filter_: str, attributes: Sequence[str], page_size: int = 500
+    ) -> SearchOutcome:
+        """Every entry, in RFC 2696 pages (an audit's search, not a component's: see search_pages)."""
+        session = self.connect()
+        scope_number = _scope(scope)
+        event = TraceEvent(
+            self.component,
+            "search (paged)",
+            session.url,
+            0.0,
+            base=base,
+            scope=SCOPE_NAMES[scope_number],
+            filter=filter_,
+            attributes=tuple(attributes),
+        )
+        start = time.monotonic()
+        try:
+            result = search_pages(
+                session.connection, base, scope_number, filter_, list(attributes), page_size
+            )
+        except (LDAPException, OSError, f.FilterSyntaxError) as error:
+            problem = from_exception(error, session.url, "search", session.operation_timeout)
+            self.trace.add(_with(event, start, problem.kind.value))
+            raise DirectoryProblem(problem) from None
+        outcome = _outcome(result.result, result.entries, result.references, base, session.url, self.policy)
+        self.trace.add(_with(event, start, outcome.result_name, code=outcome.result_code))
+        return outcome
 
     def base_exists(self, base: str) -> SearchOutcome:
         """A base-scope search for `base` with no attributes: code 0 when it exists and is visible."""

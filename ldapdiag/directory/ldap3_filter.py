@@ -319,6 +319,43 @@ def search(
     return SearchResult(tuple(responses), result)
 
 
+PAGED_RESULTS = "1.2.840.113556.1.4.319"  # RFC 2696
+
+
+def search_pages(
+    connection: Connection,
+    base: str,
+    scope: str | int,
+    filter_: f.Filter | str | bytes,
+    attributes: Sequence[str],
+    page_size: int,
+    max_pages: int = 1000,
+) -> SearchResult:
+    """The same search in RFC 2696 pages of `page_size` until the server's cookie is empty.
+
+    Not what postfix, dovecot or saslauthd do (they send one plain search): for audits that must
+    see everything, e.g. AD's MaxPageSize-limited answers. The result is the last page's.
+    """
+    from ldap3.protocol.rfc2696 import paged_search_control
+
+    node = filter_ if isinstance(filter_, f.Filter) else parse(filter_)
+    request = search_request(base, scope, node, attributes, 0, 0, DEREF_NEVER)
+    _check_strategy(connection)
+    responses: list[dict[str, Any]] = []
+    cookie: bytes | None = None
+    result: dict[str, Any] = {}
+    with connection.connection_lock, _server_answers_only(connection):
+        for _page in range(max_pages):
+            control = paged_search_control(False, page_size, cookie)
+            responses += connection.post_send_search(connection.send("searchRequest", request, [control]))
+            result = dict(connection.result)
+            paged = (result.get("controls") or {}).get(PAGED_RESULTS) or {}
+            cookie = (paged.get("value") or {}).get("cookie") or None
+            if not cookie or result.get("result") != 0:
+                break
+    return SearchResult(tuple(responses), result)
+
+
 def _check_strategy(connection: Connection) -> None:
     """Only synchronous strategies that talk to a real server: SYNC, SAFE_SYNC, (SAFE_)RESTARTABLE."""
     strategy = connection.strategy

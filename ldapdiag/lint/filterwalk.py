@@ -53,31 +53,35 @@ def value_text(node: f.Filter) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def truth(node: f.Filter, undefined: Callable[[f.Filter], bool]) -> Truth:
-    """What the filter can evaluate to when the assertions `undefined` picks are Undefined."""
+def truth(node: f.Filter, undefined: Callable[[f.Filter], bool], dead: Truth = "undefined") -> Truth:
+    """What the filter can evaluate to when the assertions `undefined` picks are `dead`.
+
+    RFC 4511 servers (OpenLDAP) evaluate them as Undefined, which a NOT keeps Undefined; Samba AD
+    evaluates an unknown attribute as False, so `(!(unknownAttr=x))` matches every entry there.
+    """
     if isinstance(node, f.And):
-        results = [truth(child, undefined) for child in node.filters]
+        results = [truth(child, undefined, dead) for child in node.filters]
         if "false" in results:
             return "false"
         return "undefined" if "undefined" in results else "maybe"
     if isinstance(node, f.Or):
-        results = [truth(child, undefined) for child in node.filters]
+        results = [truth(child, undefined, dead) for child in node.filters]
         if "maybe" in results:
             return "maybe"
         return "undefined" if "undefined" in results else "false"
     if isinstance(node, f.Not):
-        inner = truth(node.filter, undefined)
+        inner = truth(node.filter, undefined, dead)
         return "undefined" if inner == "undefined" else "maybe"
     if isinstance(node, f.EmptyFilter):
         return "maybe"
-    return "undefined" if undefined(node) else "maybe"
+    return dead if undefined(node) else "maybe"
 
 
-def never_matches(node: f.Filter, undefined: Callable[[f.Filter], bool]) -> bool:
+def never_matches(node: f.Filter, undefined: Callable[[f.Filter], bool], dead: Truth = "undefined") -> bool:
     """True when the dead assertions make the whole filter find nothing (and it could otherwise)."""
     if truth(node, lambda _: False) != "maybe":
         return False  # never matched anyway, e.g. the deliberate (|)
-    return truth(node, undefined) != "maybe"
+    return truth(node, undefined, dead) != "maybe"
 
 
 def describe(node: f.Filter) -> str:

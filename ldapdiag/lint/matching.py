@@ -9,6 +9,8 @@ tests/integration/test_lint_server.py. Active Directory lists no matching rules 
 its documentation ("Active Directory: LDAP Syntax Filters": "The wildcard character '*' is
 allowed, except when the <AD Attribute> is a DN attribute ... only the equality operator is
 allowed") rules out substrings on DN attributes, which is also what lint assumes without a server.
+Samba AD is the exception (checked against Samba 4.17: `(memberOf=cn=Domain Admins,cn=Users,dc=*)`
+finds the domain's admins): against Samba the assertion is not dead; rule dn-substring-samba warns.
 """
 
 from __future__ import annotations
@@ -54,9 +56,12 @@ def dead_assertions(ctx: LintContext, node: f.Filter) -> list[Dead]:
     """Every assertion of `node` that can never be True, by the schema (or the known DN types)."""
     schema = ctx.server.schema if ctx.server is not None else None
     rules_listed = ctx.server.matching_rules_listed if ctx.server is not None else False
+    samba = ctx.server is not None and ctx.server.is_samba
     result = []
     for leaf in filterwalk.assertions(node):
         dead = _judge(leaf, schema, rules_listed)
+        if dead is not None and samba and dead.code == "substring-never-matches":
+            continue  # Samba matches it (rule dn-substring-samba says why it is still wrong)
         if dead is not None:
             result.append(dead)
     return result
@@ -88,7 +93,8 @@ def _judge(leaf: f.Filter, schema: Schema | None, rules_listed: bool) -> Dead | 
         return Dead(
             "substring-never-matches",
             leaf,
-            f"{name} holds DNs, and DN values have no substring matching (only equality)",
+            f"{name} holds DNs, and DN values have no substring matching (only equality; Samba AD "
+            "alone matches them as strings)",
         )
     return None
 
@@ -122,7 +128,9 @@ def problems(ctx: LintContext, code: str) -> Iterator[tuple[Use, f.Filter, Dead,
         if not dead:
             continue
         ids = {id(item.node) for item in dead}
-        whole = filterwalk.never_matches(node, lambda leaf, ids=ids: id(leaf) in ids)  # type: ignore[misc]
+        samba = ctx.server is not None and ctx.server.is_samba
+        dead_value: filterwalk.Truth = "false" if samba else "undefined"  # Samba: unknown attrs are False
+        whole = filterwalk.never_matches(node, lambda leaf, ids=ids: id(leaf) in ids, dead_value)  # type: ignore[misc]
         for item in dead:
             if item.code == code:
                 yield use, node, item, whole

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ldapdiag.config.model import MailServerConfig
-from ldapdiag.directory.directory import AD_CAPABILITY, Directory, RootDse
+from ldapdiag.directory.directory import AD_CAPABILITY, Directory, Entry, RootDse
 from ldapdiag.directory.policy import ConnectionPolicy, PolicyFailure
 from ldapdiag.directory.problems import DirectoryProblem
 from ldapdiag.errors import LdapdiagError
@@ -51,6 +51,11 @@ class ServerFacts:
         return AD_CAPABILITY in self.root_dse.get("supportedCapabilities")
 
     @property
+    def is_samba(self) -> bool:
+        """A Samba AD DC (vendorName "Samba Team ..."): it matches substrings on DN values as strings."""
+        return any("samba" in name.lower() for name in self.root_dse.get("vendorName"))
+
+    @property
     def matching_rules_listed(self) -> bool:
         """Whether the schema's EQUALITY/SUBSTR fields say how the server matches.
 
@@ -74,6 +79,15 @@ class ServerFacts:
         except DirectoryProblem:
             return []
         return [value for entry in outcome.entries for name in attributes for value in entry.values(name)]
+
+    def search_everything(self, base: str, search_filter: str, attributes: Sequence[str]) -> list[Entry]:
+        """Every entry a subtree search finds, read in RFC 2696 pages (audits only; [] when unreadable)."""
+        if self.directory is None:
+            return []
+        try:
+            return list(self.directory.search_all(base, "sub", search_filter, attributes).entries)
+        except DirectoryProblem:
+            return []
 
     @cached_property
     def sample_addresses(self) -> list[str]:

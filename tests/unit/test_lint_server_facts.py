@@ -99,3 +99,40 @@ def test_active_directory_schema_lists_no_matching_rules(tmp_path: Path) -> None
     assert not [item for item in found if item[0] == "equality-never-matches"]
     # userPassword is not in this small schema: the password field is never set
     assert ("schema-unknown-attribute", "error") in found
+
+
+SAMBA = {**AD, "vendorName": ("Samba Team (https://www.samba.org)",)}
+
+
+def test_samba_matches_dn_substrings_windows_ad_does_not(tmp_path: Path) -> None:
+    """Samba compares DN values with substring filters as strings (tests/integration/test_ad_lint.py)."""
+    cfg = config(
+        tmp_path,
+        "LDAP_START_TLS=yes\nDOVECOT_TLS=yes\nLDAP_SEARCH_BASE=DC=ad,DC=example,DC=org\n"
+        "SPOOF_PROTECTION=1\n"
+        "LDAP_QUERY_FILTER_SENDERS=(|(mail=%s)(memberOf=cn=Domain Admins,cn=Users,dc=*))\n",
+    )
+    windows = codes(cfg, facts(cfg, AD, AD_SCHEMA))
+    samba_server = facts(cfg, SAMBA, AD_SCHEMA)
+    samba_server.policy = type("P", (), {"search_base": "DC=ad,DC=example,DC=org"})()  # type: ignore[assignment]
+    samba = lint_config(cfg, server=samba_server).problems
+    assert ("substring-never-matches", "warning") in windows
+    assert ("dn-substring-samba", "warning") not in windows
+    on_member_of = [(p.code, p.level) for p in samba if "memberOf" in p.message]
+    assert on_member_of == [("dn-substring-samba", "warning")]
+    [problem] = [p for p in samba if p.code == "dn-substring-samba"]
+    assert "(memberOf=cn=Domain Admins,cn=Users,DC=ad,DC=example,DC=org)" in problem.hint
+    assert "1.2.840.113556.1.4.1941" in problem.hint
+
+
+def test_samba_evaluates_unknown_attributes_as_false(tmp_path: Path) -> None:
+    """OpenLDAP: (!(unknown=x)) is Undefined, finds nothing; Samba: False, so the NOT finds everything."""
+    cfg = config(tmp_path, "LDAP_QUERY_FILTER_USER=(&(mail=%s)(!(mailEnabled=FALSE)))\n")
+    schema = AD_SCHEMA
+    openldap_like = lint_config(cfg, server=facts(cfg, OPENLDAP, schema)).problems
+    samba = lint_config(cfg, server=facts(cfg, SAMBA, schema)).problems
+    def levels(found: list) -> list[str]:
+        return [p.level for p in found if "(mailEnabled=FALSE)" in p.message]
+
+    assert levels(openldap_like) == ["error"]  # the whole filter never matches
+    assert levels(samba) == ["warning"]  # the rest of the filter still can
