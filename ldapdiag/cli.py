@@ -157,7 +157,10 @@ def config_command(config: MailServerConfig, output_format: str) -> int:
 @click.argument("scenario", required=False, default="basic-setup")
 @click.option("--keep", is_flag=True, help="Keep the server running until Ctrl-C.")
 def demo_command(scenario: str, keep: bool) -> None:
-    """Serve a scenario from scenarios/ on a throwaway slapd and run ldapdiag against it."""
+    """Serve a scenario from scenarios/ on a throwaway slapd (or Samba AD DC) and run ldapdiag against it.
+
+    `ldapdiag demo ad` serves scenarios/active-directory from a Samba AD DC (needs root and Samba).
+    """
     from ldapdiag.demo.run import run_demo
 
     sys.exit(run_demo(scenario, keep=keep))
@@ -400,4 +403,41 @@ def lint_command(
         server=server,
         ca_file=ca_file,
         ca_dir=ca_dir,
+    )
+
+
+@main.command("run", short_help="Check expectation files (smoke tests) against the directory.")
+@click.argument(
+    "expect_files",
+    nargs=-1,
+    required=True,
+    metavar="EXPECT.yaml...",
+    type=click.Path(path_type=Path, dir_okay=False),
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@click.option(
+    "--junit",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="Also write a JUnit XML report (for CI systems).",
+)
+@connection_options
+@with_config
+def run_command(
+    config: MailServerConfig,
+    expect_files: tuple[Path, ...],
+    output_format: str,
+    junit: Path | None,
+    ca_file: Path | None,
+    ca_dir: Path | None,
+) -> int:
+    """Check the expectations of each EXPECT.yaml (docs/expect-format.md): addresses delivered or
+    rejected, send-as pairs, logins, map lookups, lint findings. One line per expectation. Exit 0
+    all hold, 1 one does not, 2 something could not be checked."""
+    from ldapdiag.run.command import run_expectations
+
+    return run_expectations(
+        config, expect_files, output_format=output_format, junit=junit, ca_file=ca_file, ca_dir=ca_dir
     )

@@ -14,10 +14,12 @@ from ldapdiag.lint.context import LintContext
 from ldapdiag.lint.problem import LintProblem
 from ldapdiag.lint.rules import (
     absolute_filters,
+    ad_limits,
     component_refuses,
     config_findings,
     dms_v16_dovecot_syntax,
     dms_v16_ignored,
+    dn_substring_samba,
     domain_foreign,
     domain_user_disagree,
     dovecot_domainless,
@@ -26,6 +28,7 @@ from ldapdiag.lint.rules import (
     empty_filter,
     equality_never_matches,
     filter_syntax,
+    mailbox_dovecot_unknown,
     no_placeholder,
     postfix_domain_key,
     postfix_placeholder,
@@ -73,12 +76,15 @@ RULES: tuple[ModuleType, ...] = (
     dovecot_rename,
     dovecot_domainless,
     substring_never_matches,
+    dn_substring_samba,
     schema_unknown_attribute,
     schema_unknown_objectclass,
     equality_never_matches,
     absolute_filters,
     domain_foreign,
     domain_user_disagree,
+    mailbox_dovecot_unknown,
+    ad_limits,
 )
 
 

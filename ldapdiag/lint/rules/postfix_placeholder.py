@@ -39,7 +39,7 @@ def check(ctx: LintContext) -> Iterator[LintProblem]:
             "error",
             "postfix-placeholder",
             f"{use.name}: postfix does not know {tokens}: it stops with 'fatal: Invalid {kind} template' "
-            f"when it opens {', '.join(p.rsplit('/', 1)[-1] for p in use.files)}, and mail that needs "
-            "the table is deferred",
+            f"when it opens {', '.join(p.rsplit('/', 1)[-1] for p in use.files)}: the smtpd or "
+            "trivial-rewrite that opens it dies at start (no greeting, or no reply to MAIL FROM)",
             hint,
         )

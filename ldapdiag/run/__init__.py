@@ -1,0 +1,1 @@
+"""`ldapdiag run`: expectation files (docs/expect-format.md) checked against a configuration."""
