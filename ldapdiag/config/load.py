@@ -6,6 +6,7 @@ parsers that read real files (`--from-files`), so both paths agree by constructi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -18,16 +19,62 @@ from ldapdiag.config.model import ConfFile, HostIdentity, MailServerConfig, refu
 from ldapdiag.config.origin import Finding, Origin
 from ldapdiag.config.postfix_cf import parse_postfix_cf, read_config_text
 from ldapdiag.config.saslauthd_conf import parse_saslauthd_conf
-from ldapdiag.config.settings import Settings
+from ldapdiag.config.settings import Setting, Settings
 from ldapdiag.config.sources import SourceOptions, collect_settings
 from ldapdiag.errors import InputError
 
 DMS_MARKERS = ("/tmp/docker-mailserver", "/etc/dms-settings")
+# where the container's files are looked for (tests point it at a fake container root)
+ROOT_VARIABLE = "LDAPDIAG_ROOT"
+_GENERATED = "/etc/postfix/main.cf"
+_CONFIG_VOLUME = "/tmp/docker-mailserver"
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def inside_dms_container(root: Path = Path("/")) -> bool:
     """Whether ldapdiag runs inside a DMS container (its config volume or settings file exist)."""
     return any((root / marker.lstrip("/")).exists() for marker in DMS_MARKERS)
+
+
+def container_root(options: SourceOptions, environ: Mapping[str, str]) -> Path | None:
+    """The DMS container root to read by default: no source option given, and a DMS marker
+    (`/tmp/docker-mailserver`, `/etc/dms-settings`) beside the main.cf DMS generated.
+
+    A sidecar with only the config volume mounted at /tmp/docker-mailserver has no main.cf:
+    it keeps predicting from variables.
+    """
+    explicit = (
+        options.env_files,
+        options.compose,
+        options.service,
+        options.sets,
+        options.dms_config,
+        options.from_files,
+    )
+    if any(item for item in explicit):
+        return None
+    root = _root(environ)
+    return root if _generated_here(root) else None
+
+
+def _root(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get(ROOT_VARIABLE) or "/")
+
+
+def _generated_here(root: Path) -> bool:
+    """A DMS marker and the main.cf DMS generated: a DMS container, not a sidecar."""
+    return inside_dms_container(root) and (root / _GENERATED.lstrip("/")).is_file()
+
+
+def container_notice(root: Path, use_environment: bool) -> str:
+    """The line saying ldapdiag reads a DMS container's own files (its first line of output)."""
+    where = "" if root == Path("/") else f" under {root}"
+    environment = " and the container's environment" if use_environment else ""
+    return (
+        f"inside a docker-mailserver container: reading the files DMS generated{where} "
+        f"(/etc/postfix, /etc/dovecot, /etc/saslauthd.conf, /etc/dms-settings){environment}; "
+        "give --env-file, --set or --dms-config to predict from variables instead"
+    )
 
 
 def load_config(options: SourceOptions, environ: Mapping[str, str]) -> MailServerConfig:
@@ -36,6 +83,9 @@ def load_config(options: SourceOptions, environ: Mapping[str, str]) -> MailServe
         from ldapdiag.config.from_files import load_from_files
 
         return load_from_files(options.from_files)
+    root = container_root(options, environ)
+    if root is not None:
+        return _load_container(root, environ if options.use_environment else {})
     collected = collect_settings(options, environ)
     findings: list[Finding] = list(collected.findings)
     settings, found = apply_dms_variables(collected.settings, read_container_file(Path("/")))
@@ -45,7 +95,7 @@ def load_config(options: SourceOptions, environ: Mapping[str, str]) -> MailServe
         settings,
         compose.hostname if compose else None,
         compose.domainname if compose else None,
-        inside_container=inside_dms_container(),
+        inside_container=_generated_here(_root(environ)),
     )
     findings += found
     config_dir = options.dms_config
@@ -59,7 +109,27 @@ def load_config(options: SourceOptions, environ: Mapping[str, str]) -> MailServe
                 Finding("info", str(config_dir), "the config volume does not exist here; taken as empty")
             )
             config_dir = None
+    if config_dir is None and compose is None and (_root(environ) / _CONFIG_VOLUME.lstrip("/")).is_dir():
+        # a sidecar (or DMS itself) with the config volume mounted where DMS mounts it
+        config_dir = _root(environ) / _CONFIG_VOLUME.lstrip("/")
+        findings.append(
+            Finding("info", str(config_dir), "DMS's config volume is mounted here: read as --dms-config")
+        )
     return render_config(settings, identity, config_dir, findings)
+
+
+def _load_container(root: Path, environ: Mapping[str, str]) -> MailServerConfig:
+    """`--from-files ROOT`, with the container's environment for the variables /etc/dms-settings
+    does not record (the files decide what the programs do; the variables only fill in)."""
+    from ldapdiag.config.from_files import load_from_files
+
+    config = load_from_files(root)
+    environment = [
+        Setting(name, value, Origin("environment", "", name))
+        for name, value in environ.items()
+        if _NAME.fullmatch(name) and name not in config.settings
+    ]
+    return replace(config, settings=config.settings.layered(environment))
 
 
 def render_config(

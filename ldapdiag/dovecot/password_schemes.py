@@ -160,7 +160,10 @@ def _argon2(plaintext: bytes, raw: bytes, _user: str) -> bool:
     try:
         from argon2 import exceptions, low_level
     except ImportError:
-        raise UnsupportedScheme("argon2-cffi is not installed") from None
+        raise UnsupportedScheme(
+            "cannot check ARGON2 hashes: the argon2-cffi package is not available (it is compiled, so "
+            "the single-file build ldapdiag.pyz leaves it out; use pipx install or the container image)"
+        ) from None
     if raw.startswith(b"$argon2id$"):
         kind = low_level.Type.ID
     elif raw.startswith(b"$argon2i$"):
