@@ -190,7 +190,9 @@ def _unescape(match: re.Match[str]) -> str:
         if len(digits) == 3 and set(digits) <= set("01234567") and int(digits, 8) <= 0o377:
             return chr(int(digits, 8))
         return sequence
-    return _SIMPLE_ESCAPES[sequence[1]]
+    # `\c` matches escapeSeqRegex but is no Go escape: strconv.UnquoteChar() fails and
+    # expandEscapes keeps the match as it is.
+    return _SIMPLE_ESCAPES.get(sequence[1], sequence)
 
 
 @dataclass(frozen=True)

@@ -217,7 +217,8 @@ def _shown_line(text: str) -> str:
     """dict_load_fp() quotes the whole line; ldapdiag quotes it only when it starts with a known
     parameter other than the password (`bind_pw ********`), and never a line it cannot place."""
     line = text.rstrip(C_SPACE)
-    name = line.lstrip(C_SPACE).split("=", 1)[0].split(None, 1)[0] if line.strip(C_SPACE) else ""
+    words = line.lstrip(C_SPACE).split("=", 1)[0].split(None, 1)  # none for a line starting with `=`
+    name = words[0] if words else ""
     if name in SECRET_KEYS["postfix"]:
         return line[: line.index(name) + len(name)] + " ********"
     if name not in LDAP_TABLE_PARAMETERS:
