@@ -1,0 +1,86 @@
+"""`ldapdiag audit`: enumerate, resolve and check every address; stream; the exit status.
+
+Exit status: 0 every address checked and nothing broken, 1 a finding, 2 something could not be
+checked (the directory did not answer, an enumeration search failed, an address ldapdiag cannot
+predict); 2 wins.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ldapdiag.audit.checks import run_checks
+from ldapdiag.audit.checks.context import CheckContext
+from ldapdiag.audit.engine import AuditEngine
+from ldapdiag.audit.enumerate import EnumerationFailed, Enumerator
+from ldapdiag.audit.model import AddressAudit, AuditSummary, Candidate
+from ldapdiag.config.model import MailServerConfig
+from ldapdiag.directory.problems import DirectoryProblem
+from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
+from ldapdiag.report.audit_report import AuditPrinter, ProgressBar
+
+
+def audit_address(engine: AuditEngine, candidate: Candidate) -> AddressAudit:
+    """One address through postfix and dovecot, and the checks of every fault kind."""
+    outcome = engine.probe(candidate.address)
+    audit = AddressAudit(candidate, outcome)
+    if audit.checked:
+        audit.findings = run_checks(CheckContext(candidate, outcome, engine))
+    return audit
+
+
+def exit_code(summary: AuditSummary) -> int:
+    if summary.errors or summary.unchecked:
+        return EXIT_CANNOT_CHECK
+    return EXIT_FINDING if summary.broken else EXIT_OK
+
+
+def run_audit(
+    config: MailServerConfig,
+    *,
+    output_format: str,
+    ca_file: Path | None = None,
+    ca_dir: Path | None = None,
+) -> int:
+    """The `audit` command."""
+    started = time.monotonic()
+    printer = AuditPrinter(output_format)
+    summary = AuditSummary()
+    engine = AuditEngine(config, (ca_file,) if ca_file else (), (ca_dir,) if ca_dir else ())
+    with engine:
+        try:
+            audit_all(engine, summary, printer)
+        except (EnumerationFailed, DirectoryProblem) as error:
+            summary.errors.append(str(error))
+        summary.errors += [fault.line() for fault in engine.trace.faults.distinct()]
+        summary.ldap_searches = engine.trace.searches
+    summary.seconds = time.monotonic() - started
+    code = exit_code(summary)
+    printer.summary(summary, code)
+    return code
+
+
+def audit_all(engine: AuditEngine, summary: AuditSummary, printer: AuditPrinter) -> None:
+    """Enumerate and audit, address by address, as the pages arrive."""
+    plan = engine.plan()
+    summary.notes += plan.notes
+    if not plan.searches:
+        summary.errors.append(
+            "no table of virtual_mailbox_maps or virtual_alias_maps can be enumerated: nothing to audit"
+        )
+        return
+    enumerator = Enumerator(plan, engine.enumeration_directory)
+    bar = ProgressBar(0)
+    if bar.enabled:
+        bar = ProgressBar(enumerator.count())
+    try:
+        for candidate in enumerator.candidates():
+            audit = audit_address(engine, candidate)
+            summary.add(audit)
+            summary.entries = enumerator.entries
+            printer.address(audit)
+            bar.update(enumerator.entries, summary.addresses, summary.broken)
+    finally:
+        summary.entries = enumerator.entries
+        bar.finish()
