@@ -491,8 +491,11 @@ def escape_value(value: bytes) -> str:
     `( ) * \\`, NUL, other non-printable characters and bytes that are not UTF-8 become `\\xx`;
     printable UTF-8 text stays as it is.
     """
+    text = value.decode("utf-8", "surrogateescape")
+    if text.isascii() and text.isprintable() and _MUST_ESCAPE.isdisjoint(text):
+        return text  # nothing to escape (the loop below would keep every character)
     out: list[str] = []
-    for char in value.decode("utf-8", "surrogateescape"):
+    for char in text:
         if 0xDC80 <= ord(char) <= 0xDCFF:  # a byte that is not part of valid UTF-8
             out.append(f"\\{ord(char) - 0xDC00:02x}")
         elif char in _MUST_ESCAPE or not char.isprintable():

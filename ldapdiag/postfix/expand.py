@@ -29,6 +29,8 @@ class TemplateError(ValueError):
 
 
 def _quote(text: str, specials: frozenset[str]) -> str:
+    if specials.isdisjoint(text):
+        return text
     out: list[str] = []
     for char in text:
         if char in specials:
@@ -161,13 +163,13 @@ class TemplateContext:
         out: list[str] = []
         index = 0
         while index < len(template):
-            char = template[index]
-            if char != "%":
-                out.append(char)
-                index += 1
-                continue
-            code = template[index + 1 : index + 2]
-            index += 2
+            percent = template.find("%", index)
+            if percent < 0:
+                out.append(template[index:])
+                break
+            out.append(template[index:percent])
+            code = template[percent + 1 : percent + 2]
+            index = percent + 2
             if code == "%":
                 out.append("%")
             elif code == "s":

@@ -24,6 +24,8 @@ def is_valid_utf8(text: str) -> bool:
 
 def casefold(text: str, utf8: bool) -> str:
     """casefold() (util/casefold.c): ASCII lowercase, or ICU full case folding in UTF-8 mode."""
-    if not utf8 or text.isascii():
+    if text.isascii():
+        return text.lower()  # for ASCII text exactly A-Z -> a-z
+    if not utf8:
         return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
     return text.casefold()

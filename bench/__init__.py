@@ -1,0 +1,1 @@
+"""ldapdiag's benchmarks: `.venv/bin/python -m bench [--strict] [--repeat N] [TARGET...]` (see README.md)."""
