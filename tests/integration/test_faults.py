@@ -1,0 +1,416 @@
+"""The fault matrix (issue 10): every way the directory breaks, against every command it applies to.
+
+Real servers only: the suite's slapd (basic-setup), a slapd without TLS, slapds with an expired,
+a not-yet-valid, a self-signed and a wrong-host certificate, and three fault injectors that are
+not LDAP servers: a closed port, a socket that accepts and never answers, and a TCP relay to the
+real slapd that lets N requests through and then dies (closes every connection and its port),
+which is "slapd killed in the middle of a run". Each case asserts the rule of the README ("When the
+directory is broken"): exit 2, one `ldapdiag: could not check: COMPONENT: SERVER: PROBLEM` line on
+stderr naming the fault, no traceback, within the configured timeout (`--timeout 2`) + 1 s, and
+results already obtained kept while the rest is marked `incomplete` in JSON, never "not found".
+Failover (first server down) is checked against the real postmap: postfix answers from the second
+server, and so does ldapdiag, saying which server answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import select
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ldapdiag.cli import main
+from ldapdiag.demo import RunningDirectory, generate_certs, serve_scenario
+from ldapdiag.demo.certs import ServerCerts
+from tests.ldap_server import BASIC_SETUP, missing_ldap_tools, requires_slapd
+from tests.tls_servers import SilentServer
+
+pytestmark = requires_slapd
+
+TIMEOUT = 2.0  # --timeout: the configured timeout of every case
+ALICE_PW = "alice-in-wonderland"
+COMMANDS: dict[str, list[str]] = {
+    "check": ["check"],
+    "lookup": ["lookup", "users", "alice@example.org", "bob@example.org"],
+    "resolve": ["resolve", "alice@example.org", "bob@example.org"],
+    "send-as": ["send-as", "alice@example.org", "alice@example.org"],
+    "login": ["login", "alice@example.org", "--password-file", "{pw}"],
+    "user": ["user", "alice@example.org"],
+    "run": ["run", "{expect}"],
+}
+EXPECT = """\
+deliver:
+  - alice@example.org
+  - bob@example.org
+lookups:
+  - {map: users, key: carol@example.org, value: carol@example.org}
+users:
+  - user: dave@example.org
+    result: ok
+"""
+
+
+# --- fault injectors (not LDAP servers) -----------------------------------------------------------
+
+
+class Relay:
+    """A TCP relay to a real slapd that forwards `allow` client requests, then dies like a killed
+    slapd: every open connection is cut and the port refuses new ones. allow=None: never dies."""
+
+    def __init__(self, target: str, allow: int | None = None) -> None:
+        host, port = target.removeprefix("ldap://").rsplit(":", 1)
+        self.target = (host, int(port))
+        self.allow = allow
+        self.requests = 0
+        self.dead = threading.Event()
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"ldap://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self.dead.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
+        pair = {client: upstream, upstream: client}
+        try:
+            while not self.dead.is_set():
+                ready, _, _ = select.select(list(pair), [], [], 0.2)
+                for sock in ready:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    if sock is client:
+                        with self.lock:
+                            self.requests += 1
+                            if self.allow is not None and self.requests > self.allow:
+                                self.kill()
+                                return
+                    pair[sock].sendall(data)
+        except OSError:
+            return
+        finally:
+            client.close()
+            upstream.close()
+
+    def kill(self) -> None:
+        """Die: cut every connection (RST) and stop listening."""
+        self.dead.set()
+        self.listener.close()
+        for sock in self.sockets:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                sock.close()
+            except OSError:
+                pass
+
+
+def _certs(**validity: dt.datetime) -> ServerCerts:
+    return generate_certs(("localhost", "127.0.0.1"), **validity)
+
+
+def _self_signed() -> ServerCerts:
+    """A certificate that is its own issuer (no CA), for 127.0.0.1, via `cryptography`."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed ldapdiag test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return ServerCerts(pem, pem, key_pem)
+
+
+@pytest.fixture(scope="module")
+def cert_directories() -> Iterator[dict[str, RunningDirectory]]:
+    """slapds (basic-setup) with a not-yet-valid and a self-signed certificate."""
+    if missing_ldap_tools():
+        pytest.skip("slapd is not installed")
+    now = dt.datetime.now(dt.UTC)
+    future = _certs(not_before=now + dt.timedelta(days=1), not_after=now + dt.timedelta(days=30))
+    with (
+        serve_scenario(BASIC_SETUP, certs=future) as not_yet,
+        serve_scenario(BASIC_SETUP, certs=_self_signed()) as self_signed,
+    ):
+        yield {"not-yet-valid": not_yet, "self-signed": self_signed}
+
+
+# --- running ldapdiag ---------------------------------------------------------------------------
+
+
+def ldapdiag(tmp_path: Path, command: str, url: str, *extra: str, json_out: bool = False) -> tuple:
+    """Run one command of the matrix; (exit code, stdout, stderr, seconds)."""
+    (tmp_path / "pw").write_text(ALICE_PW)
+    (tmp_path / "expect.yaml").write_text(EXPECT)
+    args = [a.format(pw=tmp_path / "pw", expect=tmp_path / "expect.yaml") for a in COMMANDS[command]]
+    if json_out and command != "check":
+        args += ["--format", "json"]
+    config = [
+        "--no-env",
+        "--env-file",
+        str(BASIC_SETUP / "mailserver.env"),
+        "--set",
+        "OVERRIDE_HOSTNAME=mail.example.org",
+        "--set",
+        f"LDAP_SERVER_HOST={url}",
+        "--timeout",
+        str(TIMEOUT),
+        *extra,
+    ]
+    start = time.monotonic()
+    result = CliRunner().invoke(main, [*args, *config])
+    elapsed = time.monotonic() - start
+    return result.exit_code, result.stdout, result.stderr, elapsed
+
+
+def assert_fault(code: int, out: str, err: str, elapsed: float, *words: str) -> None:
+    """Exit 2, a could-not-check line naming the fault, no traceback, within the timeout + 1 s."""
+    assert "Traceback" not in out + err
+    assert code == 2, out + err
+    lines = [line for line in err.splitlines() if line.startswith("ldapdiag: could not check: ")]
+    assert lines, err
+    assert all(any(word in line for line in lines) for word in words), (words, err)
+    assert elapsed <= TIMEOUT + 1, elapsed
+
+
+# --- the matrix ----------------------------------------------------------------------------------
+
+ALL = list(COMMANDS)
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_server_down_before_start(tmp_path: Path, command: str, closed_port: int) -> None:
+    assert_fault(*ldapdiag(tmp_path, command, f"ldap://127.0.0.1:{closed_port}"), "connection refused")
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_server_never_answers(tmp_path: Path, command: str, silent_server: SilentServer) -> None:
+    assert_fault(*ldapdiag(tmp_path, command, silent_server.url), "timeout", "within 2 s")
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_server_closes_after_the_bind(
+    tmp_path: Path, command: str, basic_setup_directory: RunningDirectory
+) -> None:
+    relay = Relay(basic_setup_directory.ldap_url, allow=1)  # the bind goes through, then it dies
+    try:
+        assert_fault(*ldapdiag(tmp_path, command, relay.url), relay.url.removeprefix("ldap://"))
+    finally:
+        relay.kill()
+
+
+TLS_ON = ["--set", "LDAP_START_TLS=yes", "--set", "DOVECOT_TLS=yes", "--set", "SASLAUTHD_LDAP_START_TLS=yes"]
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_starttls_refused(tmp_path: Path, command: str, plain_directory: RunningDirectory) -> None:
+    assert_fault(*ldapdiag(tmp_path, command, plain_directory.ldap_url, *TLS_ON), "StartTLS refused")
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_ldaps_handshake_fails(tmp_path: Path, command: str, plain_directory: RunningDirectory) -> None:
+    url = plain_directory.ldap_url.replace("ldap://", "ldaps://")
+    assert_fault(*ldapdiag(tmp_path, command, url), "TLS handshake failed")
+
+
+DOVECOT_COMMANDS = ["check", "login", "user"]  # dovecot demands a valid certificate (libldap default)
+
+
+@pytest.mark.parametrize("command", DOVECOT_COMMANDS)
+@pytest.mark.parametrize("kind", ["expired", "not-yet-valid", "self-signed", "wrong-hostname"])
+def test_certificates_dovecot_refuses(
+    tmp_path: Path,
+    command: str,
+    kind: str,
+    expired_directory: RunningDirectory,
+    other_ip_directory: RunningDirectory,
+    cert_directories: dict[str, RunningDirectory],
+) -> None:
+    directory = {"expired": expired_directory, "wrong-hostname": other_ip_directory}.get(kind)
+    directory = directory or cert_directories[kind]
+    assert directory.ldaps_url is not None
+    extra = ["--ca-file", str(directory.ca_file)] if kind != "self-signed" else []
+    words = {
+        "expired": "expired",
+        "not-yet-valid": "not valid before",
+        "self-signed": "dovecot",
+        "wrong-hostname": "127.0.0.1",
+    }
+    assert_fault(*ldapdiag(tmp_path, command, directory.ldaps_url, *extra), words[kind])
+
+
+def test_postfix_accepts_an_expired_certificate_so_lookups_answer(
+    tmp_path: Path, expired_directory: RunningDirectory
+) -> None:
+    """Never lie the other way either: postfix's tls_require_cert = no takes the expired certificate."""
+    assert expired_directory.ldaps_url is not None
+    code, out, err, _ = ldapdiag(tmp_path, "lookup", expired_directory.ldaps_url)
+    assert code == 0, err
+    assert out.splitlines() == ["alice@example.org\talice@example.org", "bob@example.org\tbob@example.org"]
+    assert "could not check" not in err
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_wrong_bind_password(tmp_path: Path, command: str, basic_setup_directory: RunningDirectory) -> None:
+    (tmp_path / "wrong.env").write_text("LDAP_BIND_PW=not-the-password\n")
+    extra = ["--env-file", str(tmp_path / "wrong.env")]  # later env files win
+    result = ldapdiag(tmp_path, command, basic_setup_directory.ldap_url, *extra)
+    assert_fault(*result, "invalid credentials")
+    assert "not-the-password" not in result[1] + result[2]
+
+
+@pytest.mark.parametrize("command", ALL)
+def test_bind_dn_missing(tmp_path: Path, command: str, basic_setup_directory: RunningDirectory) -> None:
+    extra = ["--set", "LDAP_BIND_DN=cn=nobody,ou=users,dc=example,dc=org"]
+    assert_fault(*ldapdiag(tmp_path, command, basic_setup_directory.ldap_url, *extra), "invalid credentials")
+
+
+@pytest.mark.parametrize("command", ["check", "lookup", "resolve", "send-as", "login", "user", "run"])
+def test_search_base_missing(tmp_path: Path, command: str, basic_setup_directory: RunningDirectory) -> None:
+    extra = ["--set", "LDAP_SEARCH_BASE=ou=gone,dc=example,dc=org"]
+    result = ldapdiag(tmp_path, command, basic_setup_directory.ldap_url, *extra)
+    assert_fault(*result, "ou=gone,dc=example,dc=org")
+
+
+# --- killed in the middle: what was answered is kept, the rest is incomplete -----------------------
+
+
+def _requests_for(tmp_path: Path, directory: RunningDirectory, command: list[str]) -> int:
+    """How many requests one answer takes (a relay that never dies counts them)."""
+    relay = Relay(directory.ldap_url)
+    try:
+        COMMANDS["probe"] = command
+        code, out, err, _ = ldapdiag(tmp_path, "probe", relay.url)
+        assert code in (0, 1), out + err
+        return relay.requests
+    finally:
+        relay.kill()
+        COMMANDS.pop("probe", None)
+
+
+def test_resolve_killed_mid_way_keeps_the_first_answer(
+    tmp_path: Path, basic_setup_directory: RunningDirectory
+) -> None:
+    first = _requests_for(tmp_path, basic_setup_directory, ["resolve", "alice@example.org"])
+    relay = Relay(basic_setup_directory.ldap_url, allow=first)
+    try:
+        code, out, err, elapsed = ldapdiag(tmp_path, "resolve", relay.url, json_out=True)
+    finally:
+        relay.kill()
+    assert_fault(code, out, err, elapsed, relay.url.removeprefix("ldap://"))
+    alice, bob = json.loads(out)
+    # alice's RCPT was answered and is kept; her delivery (cleanup, LMTP) comes after bob's RCPT in
+    # the transaction, when the server is gone: so her prediction is incomplete too, and says so
+    assert alice["rcpt_reply"] == "250 2.1.5 Ok" and alice["incomplete"] is True
+    assert bob["incomplete"] is True and bob["fault"]
+    assert bob["verdict"] == "defer" and bob["smtp_reply"].startswith("451 4.3.0")  # what postfix says
+
+
+def test_lookup_killed_mid_way_never_reports_not_found(
+    tmp_path: Path, basic_setup_directory: RunningDirectory
+) -> None:
+    relay = Relay(basic_setup_directory.ldap_url, allow=2)  # the bind and alice's search, then it dies
+    try:
+        code, out, err, elapsed = ldapdiag(tmp_path, "lookup", relay.url, json_out=True)
+    finally:
+        relay.kill()
+    assert_fault(code, out, err, elapsed)
+    alice, bob = json.loads(out)
+    assert (alice["found"], alice["value"], alice["incomplete"]) == (True, "alice@example.org", False)
+    assert bob["found"] is False and bob["error"] and bob["incomplete"] is True
+
+
+def test_run_killed_mid_way_passes_what_was_checked(
+    tmp_path: Path, basic_setup_directory: RunningDirectory
+) -> None:
+    expect = tmp_path / "one.yaml"
+    expect.write_text("deliver:\n  - alice@example.org\n")
+    first = _requests_for(tmp_path, basic_setup_directory, ["run", str(expect)])
+    relay = Relay(basic_setup_directory.ldap_url, allow=first)
+    try:
+        code, out, err, elapsed = ldapdiag(tmp_path, "run", relay.url, json_out=True)
+    finally:
+        relay.kill()
+    assert "Traceback" not in out + err and code == 2 and elapsed <= TIMEOUT + 1
+    statuses = [result["status"] for result in json.loads(out)["results"]]
+    assert statuses[0] == "pass" and set(statuses[1:]) == {"error"}, statuses
+
+
+# --- failover: the first server is down --------------------------------------------------------------
+
+
+def test_failover_like_postmap_and_says_which_server_answered(
+    tmp_path: Path, basic_setup_directory: RunningDirectory, closed_port: int
+) -> None:
+    from tests.oracles.postfix import POSTMAP, require
+
+    down, up = f"ldap://127.0.0.1:{closed_port}", basic_setup_directory.ldap_url
+    both = f"{down} {up}"
+    table = tmp_path / "users.cf"
+    table.write_text(
+        f"server_host = {both}\nsearch_base = dc=example,dc=org\nversion = 3\nbind = yes\n"
+        "bind_dn = cn=admin,ou=users,dc=example,dc=org\nbind_pw = mypassword\n"
+        "query_filter = (&(objectClass=inetOrgPerson)(mail=%s))\nresult_attribute = mail\n"
+    )
+    (tmp_path / "main.cf").write_text("compatibility_level = 3.6\n")
+    import subprocess
+
+    real = subprocess.run(
+        [require(POSTMAP, "postmap"), "-c", str(tmp_path), "-q", "alice@example.org", f"ldap:{table}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (real.returncode, real.stdout) == (0, "alice@example.org\n"), real.stderr
+    for command in ("lookup", "resolve", "login", "user"):
+        code, out, err, elapsed = ldapdiag(tmp_path, command, both)
+        assert code in (0, 1) and "Traceback" not in out + err, (command, out + err)
+        assert "could not check" not in err
+        assert f"{up} answered" in err and "connection refused" in err, (command, err)
+        assert elapsed <= TIMEOUT + 1
+    code, out, err, _ = ldapdiag(tmp_path, "lookup", both)
+    assert out.splitlines()[0] == "alice@example.org\talice@example.org"
