@@ -22,6 +22,7 @@ from typing import Literal
 
 from ldapdiag.config.model import MailServerConfig
 from ldapdiag.directory.directory import Directory, RootDse
+from ldapdiag.directory.faults import FaultLog, capped, is_fault
 from ldapdiag.directory.ldapconf import LdapConf, read_ldap_conf
 from ldapdiag.directory.policies import connection_policies
 from ldapdiag.directory.policy import ConnectionPolicy, PolicyFailure
@@ -140,7 +141,20 @@ def run_check(
         max_wait=max_wait,
     )
     print_check(result, output_format)
+    _print_faults(result)
     return result.exit_code
+
+
+def _print_faults(result: CheckResult) -> None:
+    """The errors that are faults (faults.py), one line each on stderr like every command's."""
+    from ldapdiag.report.faults_report import print_faults
+
+    log = FaultLog()
+    for component in result.components:
+        for finding in component.findings:
+            if finding.level == "error" and is_fault(finding.problem):
+                log.add(component.component, finding.problem)
+    print_faults(log)
 
 
 def check_config(
@@ -152,6 +166,7 @@ def check_config(
     max_wait: float | None = DEFAULT_MAX_WAIT,
 ) -> CheckResult:
     """The checks, without printing."""
+    max_wait = capped(max_wait)  # --timeout is read here: the checks run in worker threads
     groups = _groups(config, ldap_conf or read_ldap_conf())
     policies = [group[0] for group in groups if isinstance(group[0], ConnectionPolicy)]
     startup = startup_problems(config)

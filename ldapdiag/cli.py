@@ -26,6 +26,9 @@ class LdapdiagGroup(click.Group):
     """A click group that turns every ldapdiag error into one line on stderr and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ldapdiag.directory.faults import MAX_WAIT
+
+        token = MAX_WAIT.set(None)  # --timeout sets it for this invocation only
         try:
             return super().invoke(ctx)
         except LdapdiagError as error:
@@ -44,6 +47,8 @@ class LdapdiagGroup(click.Group):
                 err=True,
             )
             ctx.exit(EXIT_CANNOT_CHECK)
+        finally:
+            MAX_WAIT.reset(token)
 
 
 def config_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -111,9 +116,12 @@ def source_options(params: dict[str, Any]) -> SourceOptions:
 
 
 def load(options: SourceOptions) -> MailServerConfig:
-    """The effective configuration for these options."""
-    from ldapdiag.config.load import load_config
+    """The effective configuration for these options (inside a DMS container: its own files, said first)."""
+    from ldapdiag.config.load import container_notice, container_root, load_config
 
+    root = container_root(options, os.environ)
+    if root is not None:  # on stderr, so that JSON on stdout stays parseable
+        click.echo(f"ldapdiag: {container_notice(root, options.use_environment)}", err=True)
     return load_config(options, os.environ)
 
 
@@ -179,10 +187,28 @@ def connection_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.Path(path_type=Path, file_okay=False),
             help="Trust the CAs in this directory (hashed, as for libldap's TLS_CACERTDIR).",
         ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0.1),
+            default=None,
+            expose_value=False,
+            callback=_set_timeout,
+            metavar="SECONDS",
+            help="Wait at most this long for any one answer (default: each component's own timeout, "
+            "at most 15 s). A server that did not answer is not waited for again.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _set_timeout(ctx: click.Context, param: click.Parameter, value: float | None) -> None:
+    """--timeout: the run-wide cap on every wait (ldapdiag.directory.faults.MAX_WAIT)."""
+    from ldapdiag.directory.faults import MAX_WAIT
+
+    if value is not None:
+        MAX_WAIT.set(value)
 
 
 @main.command("check", short_help="Connect, TLS, bind and base check per component.")
@@ -200,12 +226,20 @@ def check_command(
     return run_check(config, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
 
 
+explain_option = click.option(
+    "--explain",
+    is_flag=True,
+    help="Also print each LDAP query in order, with an ldapsearch/postmap/doveadm command to repeat it.",
+)
+
+
 @main.command("lookup", short_help="Query a postfix map like postmap -q.")
 @click.argument("map_name", metavar="MAP")
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@explain_option
 @connection_options
 @with_config
 def lookup_command(
@@ -213,13 +247,22 @@ def lookup_command(
     map_name: str,
     keys: tuple[str, ...],
     output_format: str,
+    explain: bool,
     ca_file: Path | None,
     ca_dir: Path | None,
 ) -> int:
     """Query a postfix map like `postmap -q`: users, aliases, groups, domains, senders, a .cf file."""
     from ldapdiag.postfix.lookup_command import run_lookup
 
-    return run_lookup(config, map_name, keys, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+    return run_lookup(
+        config,
+        map_name,
+        keys,
+        output_format=output_format,
+        ca_file=ca_file,
+        ca_dir=ca_dir,
+        explain=explain,
+    )
 
 
 def read_password(password_file: Path | None, password_stdin: bool, prompt: bool) -> str | None:
@@ -256,6 +299,7 @@ def password_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@explain_option
 @password_options
 @connection_options
 @with_config
@@ -263,6 +307,7 @@ def login_command(
     config: MailServerConfig,
     user: str,
     output_format: str,
+    explain: bool,
     password_file: Path | None,
     password_stdin: bool,
     password_prompt: bool,
@@ -273,7 +318,16 @@ def login_command(
     from ldapdiag.dovecot.login_command import run_login
 
     password = read_password(password_file, password_stdin, password_prompt)
-    return run_login(config, user, password, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+    return run_login(
+        config,
+        user,
+        password,
+        output_format=output_format,
+        ca_file=ca_file,
+        ca_dir=ca_dir,
+        explain=explain,
+        password_path=str(password_file) if password_file is not None else None,
+    )
 
 
 @main.command("user", short_help="The userdb lookup of dovecot LMTP (doveadm user).")
@@ -281,15 +335,23 @@ def login_command(
 @click.option(
     "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
+@explain_option
 @connection_options
 @with_config
 def user_command(
-    config: MailServerConfig, user: str, output_format: str, ca_file: Path | None, ca_dir: Path | None
+    config: MailServerConfig,
+    user: str,
+    output_format: str,
+    explain: bool,
+    ca_file: Path | None,
+    ca_dir: Path | None,
 ) -> int:
     """The userdb lookup dovecot's LMTP makes for USER, as `doveadm user -u USER` shows it."""
     from ldapdiag.dovecot.login_command import run_user
 
-    return run_user(config, user, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+    return run_user(
+        config, user, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir, explain=explain
+    )
 
 
 @main.command("resolve", short_help="Predict RCPT replies and final recipients.")
@@ -310,6 +372,7 @@ def user_command(
 @click.option(
     "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@explain_option
 @connection_options
 @with_config
 def resolve_command(
@@ -318,6 +381,7 @@ def resolve_command(
     mail_from: str | None,
     client: str,
     output_format: str,
+    explain: bool,
     ca_file: Path | None,
     ca_dir: Path | None,
 ) -> int:
@@ -332,6 +396,7 @@ def resolve_command(
         output_format=output_format,
         ca_file=ca_file,
         ca_dir=ca_dir,
+        explain=explain,
     )
 
 
@@ -341,6 +406,7 @@ def resolve_command(
 @click.option(
     "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@explain_option
 @connection_options
 @with_config
 def send_as_command(
@@ -348,13 +414,22 @@ def send_as_command(
     login: str,
     senders: tuple[str, ...],
     output_format: str,
+    explain: bool,
     ca_file: Path | None,
     ca_dir: Path | None,
 ) -> int:
     """Predict whether LOGIN (after SMTP AUTH) may send as each SENDER on the submission port."""
     from ldapdiag.postfix.resolve_command import run_send_as
 
-    return run_send_as(config, login, senders, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+    return run_send_as(
+        config,
+        login,
+        senders,
+        output_format=output_format,
+        ca_file=ca_file,
+        ca_dir=ca_dir,
+        explain=explain,
+    )
 
 
 @main.command("lint", short_help="Find broken filters and settings before they break mail.")
@@ -404,6 +479,24 @@ def lint_command(
         ca_file=ca_file,
         ca_dir=ca_dir,
     )
+
+
+@main.command("audit", short_help="Check every address the directory holds: what is broken.")
+@click.option(
+    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+@connection_options
+@with_config
+def audit_command(
+    config: MailServerConfig, output_format: str, ca_file: Path | None, ca_dir: Path | None
+) -> int:
+    """Enumerate every address postfix's tables can accept, resolve each through postfix and
+    dovecot, and list what is broken: bounces, dangling aliases, loops, duplicates, mailboxes
+    dovecot cannot find, logins that fail, truncated AD groups. --format json streams one JSON
+    object per address (JSON Lines) and a summary. Exit 0 clean, 1 broken, 2 could not check."""
+    from ldapdiag.audit.command import run_audit
+
+    return run_audit(config, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
 
 
 @main.command("run", short_help="Check expectation files (smoke tests) against the directory.")

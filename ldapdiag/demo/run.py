@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shlex
@@ -98,6 +99,8 @@ def config_volume(folder: Path) -> Path | None:
 
 def run_demo(scenario: str, keep: bool = False) -> int:
     """Start the scenario's directory, show how to reach it, run ldapdiag, stop it again."""
+    if importlib.util.find_spec("slapd") is None:  # the single-file build (ldapdiag.pyz) leaves it out
+        raise InputError("the demo needs the python-slapd package: pip install 'ldapdiag[demo]'")
     folder = find_scenario(scenario)
     env_file = folder / "mailserver.env"
     serve, what = _server_for(folder)

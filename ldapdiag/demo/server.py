@@ -78,12 +78,19 @@ class RunningDirectory:
 
 @contextmanager
 def serve_scenario(
-    folder: Path, *, tls: bool = True, certs: ServerCerts | None = None
+    folder: Path,
+    *,
+    tls: bool = True,
+    certs: ServerCerts | None = None,
+    indexes: tuple[str, ...] = (),
+    size_limit: str | None = None,
 ) -> Iterator[RunningDirectory]:
     """Serve a scenario folder from a throwaway slapd; stop it and remove its files on exit.
 
     With tls (the default) the ldap:// listener offers StartTLS and an ldaps:// listener runs
     too, both with `certs` (default: a fresh CA and a certificate for localhost and 127.0.0.1).
+    `indexes` are olcDbIndex values for the mdb database (e.g. "mail eq"; the benchmarks use them).
+    `size_limit` is its olcSizeLimit (slapd's default: 500 entries per search, paged ones in all).
     """
     if certs is not None and not tls:
         raise ValueError("certs given with tls=False")
@@ -91,7 +98,7 @@ def serve_scenario(
     with _exit_on_sigterm(), _workdir() as workdir:
         cert_files = (certs or generate_certs()).write(workdir / "tls") if tls else None
         password_file = _write_secret(workdir / "bind.pw", scenario.bind_password)
-        server = _start_on_free_ports(scenario, workdir, cert_files)
+        server = _start_on_free_ports(scenario, workdir, cert_files, indexes, size_limit)
         try:
             yield server.running(password_file)
         finally:
@@ -114,12 +121,21 @@ _SlapdBase: type = slapd.Slapd if slapd is not None else object
 class ScenarioSlapd(_SlapdBase):
     """python-slapd's Slapd, serving one scenario with its own schema, data, TLS and ldaps."""
 
-    def __init__(self, scenario: Scenario, workdir: Path, cert_files: CertFiles | None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        workdir: Path,
+        cert_files: CertFiles | None,
+        indexes: tuple[str, ...] = (),
+        size_limit: str | None = None,
+    ) -> None:
         if slapd is None:
             raise DemoServerError("python-slapd is not installed (pip install 'ldapdiag[demo]')")
         self.TMPDIR = str(workdir)  # python-slapd would use $TMP or the current directory
         self.scenario = scenario
         self.cert_files = cert_files
+        self.indexes = indexes
+        self.size_limit = size_limit
         try:
             with _restoring_handlers(logging.getLogger("python-ldap-test")):
                 super().__init__(
@@ -170,7 +186,8 @@ class ScenarioSlapd(_SlapdBase):
             self._slapadd(["-n0", "-l", str(schema)], None, str(schema))
         self._slapadd(["-n0"], self._database_config(), "the database configuration")
         ldif = self.scenario.directory_ldif
-        self._slapadd(["-b", self.suffix, "-l", str(ldif)], None, str(ldif))
+        # -q: quick mode, one sync at the end instead of one per entry (fresh databases only)
+        self._slapadd(["-q", "-b", self.suffix, "-l", str(ldif)], None, str(ldif))
 
     def _test_config(self) -> None:
         """Skip python-slapd's `slapd -Ttest` run: starting slapd checks the same, faster."""
@@ -268,16 +285,24 @@ class ScenarioSlapd(_SlapdBase):
             f"olcRootDN: {self.root_dn}",
             f"olcDbDirectory: {self._db_directory}",
             "olcDbMaxSize: 100000000",
+            *(f"olcDbIndex: {index}" for index in self.indexes),
+            *([f"olcSizeLimit: {self.size_limit}"] if self.size_limit else []),
             f"olcAccess: {{0}}to attrs=userPassword by {bind} read by self read by anonymous auth by * none",
             f"olcAccess: {{1}}to * by {bind} read by self read by * none",
         ]
         return "\n".join(lines) + "\n"
 
 
-def _start_on_free_ports(scenario: Scenario, workdir: Path, cert_files: CertFiles | None) -> ScenarioSlapd:
+def _start_on_free_ports(
+    scenario: Scenario,
+    workdir: Path,
+    cert_files: CertFiles | None,
+    indexes: tuple[str, ...] = (),
+    size_limit: str | None = None,
+) -> ScenarioSlapd:
     """Start a server, picking new ports when another process took ours meanwhile."""
     for _attempt in range(PORT_ATTEMPTS):
-        server = ScenarioSlapd(scenario, workdir, cert_files)
+        server = ScenarioSlapd(scenario, workdir, cert_files, indexes, size_limit)
         try:
             server.start()
         except PortInUseError:

@@ -25,6 +25,7 @@ from ldap3 import NONE, Server
 from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 from ldap3.protocol import rfc4511 as rfc
 
+from ldapdiag.directory.faults import FaultLog
 from ldapdiag.directory.policy import ConnectionPolicy
 from ldapdiag.directory.problems import (
     DirectoryProblem,
@@ -49,9 +50,14 @@ from ldapdiag.directory.trace import Trace, TraceEvent
 
 @dataclass(frozen=True)
 class Patience:
-    """How long ldapdiag waits: the component's own timeouts, capped by `max_wait` (seconds)."""
+    """How long ldapdiag waits: the component's own timeouts, capped by `max_wait` (seconds).
+
+    `faults` (the run's FaultLog) remembers servers that did not answer within it: they are
+    skipped at once, as failed, for the rest of the run (one wait per server, not per lookup).
+    """
 
     max_wait: float | None = None
+    faults: FaultLog | None = None
 
     def cap(self, seconds: float) -> float:
         return min(seconds, self.max_wait) if self.max_wait else seconds
@@ -122,11 +128,18 @@ def open_session(
     skipped: list[Problem] = []
     refusal: DirectoryProblem | None = None
     for spec in policy.servers:
+        given_up = patience.faults.given_up(spec.url) if patience.faults is not None else None
+        if given_up is not None:
+            trace.add(TraceEvent(policy.component, "connect", spec.url, 0.0, result=given_up.kind.value))
+            skipped.append(given_up)
+            continue
         try:
             session = _connect(spec, policy, anchors, trace, patience, tuple(skipped))
         except _ServerFailed as failed:
             skipped.append(failed.problem)
             refusal = failed.refusal
+            if patience.faults is not None:
+                patience.faults.remember_timeout(failed.problem)
             continue
         try:
             if policy.start_tls and spec.tls_on_connect:

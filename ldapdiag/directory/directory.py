@@ -19,6 +19,7 @@ from ldap3.core.exceptions import LDAPException
 
 from ldapdiag.directory import filters as f
 from ldapdiag.directory.connection import Patience, Session, open_session
+from ldapdiag.directory.faults import capped, is_fault
 from ldapdiag.directory.ldap3_filter import search as send_search
 from ldapdiag.directory.ldap3_filter import search_pages
 from ldapdiag.directory.policy import ConnectionPolicy
@@ -153,6 +154,18 @@ class RootDse:
         }
 
 
+@dataclass(frozen=True)
+class WireSearch:
+    """One search as it went on the wire (its trace event) and the connection policy it went by.
+
+    Engines keep it with their own record of the search, so `--explain` can tell the server,
+    StartTLS and bind DN behind each query without sending it again.
+    """
+
+    event: TraceEvent
+    policy: ConnectionPolicy
+
+
 @dataclass
 class Directory:
     """The LDAP directory as one component reaches it. Use as a context manager, or call close()."""
@@ -164,6 +177,10 @@ class Directory:
     max_wait: float | None = None
     _session: Session | None = field(default=None, init=False, repr=False)
     _failure: DirectoryProblem | None = field(default=None, init=False, repr=False)
+    last_search: WireSearch | None = field(default=None, init=False, repr=False)  # for --explain
+
+    def __post_init__(self) -> None:
+        self.max_wait = capped(self.max_wait)  # the run's --timeout, when shorter
 
     def __enter__(self) -> Directory:
         return self
@@ -182,6 +199,7 @@ class Directory:
         if self._session is not None and not self._session.closed:
             return self._session
         if self._failure is not None:
+            self._fault(self._failure.problem)  # this lookup cannot be answered either
             raise self._failure
         try:
             self._session = open_session(
@@ -189,12 +207,19 @@ class Directory:
                 self.trace,
                 ca_files=self.ca_files,
                 ca_dirs=self.ca_dirs,
-                patience=Patience(self.max_wait),
+                patience=Patience(self.max_wait, self.trace.faults),
             )
         except DirectoryProblem as problem:
             self._failure = problem  # the component would fail the same way for every lookup
+            self._fault(problem.problem)
             raise
+        self.trace.faults.failover(self.component, self._session.skipped, self._session.url)
         return self._session
+
+    def _fault(self, problem: Problem, *, static_base: bool = True) -> None:
+        """Log `problem` on the run's FaultLog when it means the directory could not answer (faults.py)."""
+        if is_fault(problem, login_bind=self.policy.bind.login, static_base=static_base):
+            self.trace.faults.add(self.component, problem)
 
     @property
     def session(self) -> Session | None:
@@ -222,6 +247,7 @@ class Directory:
         Raises DirectoryProblem when no LDAP answer comes (bad filter, timeout, connection lost);
         an LDAP error result is returned, with `problem` telling what it means.
         """
+        self.last_search = None
         session = self.connect()
         scope_number = _scope(scope)
         sizes = self.policy.size_limit if size_limit is None else size_limit
@@ -251,16 +277,19 @@ class Directory:
             )
         except f.FilterSyntaxError as error:
             problem = from_exception(error, session.url, "search")
-            self.trace.add(_with(event, start, problem.kind.value, code=-7))
+            self._record(_with(event, start, problem.kind.value, code=-7))
             raise DirectoryProblem(problem) from None
         except (LDAPException, OSError) as error:
             problem = from_exception(error, session.url, "search", session.operation_timeout)
-            self.trace.add(_with(event, start, problem.kind.value))
+            self._record(_with(event, start, problem.kind.value))
             session.closed = True
             self._failure = DirectoryProblem(problem)
+            self._fault(problem)
             raise self._failure from None
         outcome = _outcome(result.result, result.entries, result.references, base, session.url, self.policy)
-        self.trace.add(
+        if outcome.problem is not None:
+            self._fault(outcome.problem, static_base=base == self.policy.search_base)
+        self._record(
             _with(
                 event,
                 start,
@@ -271,6 +300,11 @@ class Directory:
             )
         )
         return outcome
+
+    def _record(self, event: TraceEvent) -> None:
+        """Add a search event to the trace and keep it as `last_search`."""
+        self.trace.add(event)
+        self.last_search = WireSearch(event, self.policy)
 
     def root_dse(self) -> RootDse:
         """The root DSE (base "", scope base, (objectClass=*)), as this component's bind sees it."""
@@ -304,6 +338,7 @@ class Directory:
         except (LDAPException, OSError, f.FilterSyntaxError) as error:
             problem = from_exception(error, session.url, "search", session.operation_timeout)
             self.trace.add(_with(event, start, problem.kind.value))
+            self._fault(problem)
             raise DirectoryProblem(problem) from None
         outcome = _outcome(result.result, result.entries, result.references, base, session.url, self.policy)
         self.trace.add(_with(event, start, outcome.result_name, code=outcome.result_code))

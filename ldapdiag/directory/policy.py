@@ -90,6 +90,7 @@ class BindPolicy:
     dn: str = ""
     password: Secret | None = None
     origin: str = ""
+    login: bool = False  # a user's own bind (a password check): its refusal is an answer, not a fault
 
     @property
     def anonymous(self) -> bool:

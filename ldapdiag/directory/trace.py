@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ldapdiag.directory.faults import FaultLog
+
 Operation = Literal["connect", "starttls", "bind", "search", "whoami", "unbind"]
 SCOPE_NAMES = {0: "base", 1: "one", 2: "sub"}
 
@@ -75,6 +77,7 @@ class Trace:
     """The events of one ldapdiag run, in the order they happened."""
 
     events: list[TraceEvent] = field(default_factory=list)
+    faults: FaultLog = field(default_factory=FaultLog)  # what the directory could not answer
 
     def add(self, event: TraceEvent) -> TraceEvent:
         self.events.append(event)

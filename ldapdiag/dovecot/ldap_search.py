@@ -10,9 +10,9 @@ entry fails the request with "LDAP search returned multiple entries" before any 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ldapdiag.directory.directory import Directory, Entry
+from ldapdiag.directory.directory import Directory, Entry, WireSearch
 from ldapdiag.directory.policy import ConnectionPolicy
 from ldapdiag.directory.problems import DirectoryProblem, ProblemKind
 
@@ -62,6 +62,7 @@ class DovecotSearch:
     attributes: tuple[str, ...]
     entries: tuple[Entry, ...]
     error: str | None  # dovecot's error text: the request fails (internal failure)
+    wire: WireSearch | None = field(default=None, compare=False, repr=False)  # as sent, for --explain
 
     @property
     def entry(self) -> Entry | None:
@@ -87,12 +88,18 @@ def dovecot_search(
             )
         else:
             text = f"LDAP server not reachable as dovecot reaches it: {problem.problem}"
-        return DovecotSearch(base, scope, filter_, attrs, (), text)
+        return DovecotSearch(base, scope, filter_, attrs, (), text, directory.last_search)
     if outcome.result_code not in (0, 32):
         text = f"ldap_search(base={base} filter={filter_}) failed: {ldap_err2string(outcome.result_code)}"
-        return DovecotSearch(base, scope, filter_, attrs, outcome.entries, text)
+        return DovecotSearch(base, scope, filter_, attrs, outcome.entries, text, directory.last_search)
     if len(outcome.entries) > 1:
         return DovecotSearch(
-            base, scope, filter_, attrs, outcome.entries, "LDAP search returned multiple entries"
+            base,
+            scope,
+            filter_,
+            attrs,
+            outcome.entries,
+            "LDAP search returned multiple entries",
+            directory.last_search,
         )
-    return DovecotSearch(base, scope, filter_, attrs, outcome.entries, None)
+    return DovecotSearch(base, scope, filter_, attrs, outcome.entries, None, directory.last_search)

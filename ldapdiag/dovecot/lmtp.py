@@ -11,6 +11,7 @@ about the fields (checked at delivery, after RCPT: missing UID/GID, UIDs below f
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from ldapdiag.config.model import MailServerConfig
@@ -54,9 +55,18 @@ def lmtp_username(address: str, delimiters: str) -> str:
     return f"{user}@{domain}" if domain else user
 
 
-def lmtp_rcpt(config: MailServerConfig, directory_factory: DirectoryFactory, address: str) -> LmtpOutcome:
-    """lmtp_local_rcpt(): the reply to `RCPT TO:<address>` and findings on the userdb fields."""
-    with DovecotAuth(config, directory_factory) as auth:
+def lmtp_rcpt(
+    config: MailServerConfig,
+    directory_factory: DirectoryFactory,
+    address: str,
+    auth: DovecotAuth | None = None,
+) -> LmtpOutcome:
+    """lmtp_local_rcpt(): the reply to `RCPT TO:<address>` and findings on the userdb fields.
+
+    `auth`: a long-lived DovecotAuth to ask (kept open; `ldapdiag audit` asks it many times).
+    """
+    shared = nullcontext(auth) if auth is not None else DovecotAuth(config, directory_factory)
+    with shared as auth:
         settings = auth.settings("lmtp")
         username = lmtp_username(address, settings.recipient_delimiter)
         if config.dovecot_ldap is None:

@@ -118,7 +118,7 @@ def _smtp_without_password(
 
 def exit_code(report: LoginReport) -> int:
     """0 expected success, 1 a finding (login fails, unknown user), 2 could not check."""
-    if report.cannot_predict is not None:
+    if report.cannot_predict is not None or report.trace.faults.faults:
         return EXIT_CANNOT_CHECK
     steps: list[PassdbOutcome | UserdbOutcome] = []
     if report.login is not None:
@@ -144,13 +144,18 @@ def run_login(
     output_format: str = "text",
     ca_file: Path | None = None,
     ca_dir: Path | None = None,
+    explain: bool = False,
+    password_path: str | None = None,
 ) -> int:
-    """`ldapdiag login USER`: predict, print, return the exit code."""
+    """`ldapdiag login USER`: predict, print, return the exit code (password_path: for --explain)."""
+    from ldapdiag.explain.dovecot import from_login_report
+    from ldapdiag.report.faults_report import print_faults
     from ldapdiag.report.login_report import print_login
 
     trace = Trace()
     report = predict_login(config, user, password, _factory(trace, ca_file, ca_dir), trace)
-    print_login(report, output_format)
+    print_login(report, output_format, from_login_report(config, report, password_path) if explain else None)
+    print_faults(trace.faults)
     return exit_code(report)
 
 
@@ -172,14 +177,18 @@ def run_user(
     output_format: str = "text",
     ca_file: Path | None = None,
     ca_dir: Path | None = None,
+    explain: bool = False,
 ) -> int:
     """`ldapdiag user USER`: predict, print, return the exit code."""
+    from ldapdiag.explain.dovecot import from_user_report
+    from ldapdiag.report.faults_report import print_faults
     from ldapdiag.report.login_report import print_user
 
     trace = Trace()
     report = predict_user(config, user, _factory(trace, ca_file, ca_dir), trace)
-    print_user(report, output_format)
-    if report.outcome is None:
+    print_user(report, output_format, from_user_report(config, report) if explain else None)
+    print_faults(trace.faults)
+    if report.outcome is None or trace.faults.faults:
         return EXIT_CANNOT_CHECK
     if report.outcome.result == "internal_failure" and report.outcome.reason.startswith(UNREACHABLE):
         return EXIT_CANNOT_CHECK

@@ -224,7 +224,9 @@ def _auth_bind(
         return PassdbOutcome("mismatch", request.user, "Login attempt with empty password", bind_dn=dn)
     policy = replace(
         directory.policy,
-        bind=BindPolicy("simple", dn=dn, password=Secret(request.mech_password), origin="dovecot auth bind"),
+        bind=BindPolicy(
+            "simple", dn=dn, password=Secret(request.mech_password), origin="dovecot auth bind", login=True
+        ),
     )
     user_directory = factory(policy)
     try:

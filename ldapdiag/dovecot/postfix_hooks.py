@@ -30,6 +30,7 @@ def lmtp_hook(factory: DirectoryFactory) -> LmtpHook:
             outcome.data_reply,
             outcome.findings,
             outcome.inherits_ids,  # type: ignore[arg-type]
+            source=outcome,
         )
 
     return answer

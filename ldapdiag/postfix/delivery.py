@@ -28,6 +28,7 @@ class LmtpAnswer:
     data_reply: str | None = None  # after DATA, when the RCPT was accepted but delivery fails
     findings: tuple[str, ...] = ()  # dovecot's view of the userdb fields (missing uid, ...)
     inherits_ids: bool = False  # data_reply only for a missing uid/gid (see LmtpSession)
+    source: object = field(default=None, compare=False)  # the engine's lookup behind it, for --explain
 
 
 @dataclass
@@ -124,7 +125,9 @@ def deliver(
             )
             return final
         final.lmtp_reply, final.userdb = answer.reply, answer.userdb
-        final.steps.append(Step("delivery", "lmtp", f"dovecot LMTP answers {answer.reply}"))
+        final.steps.append(
+            Step("delivery", "lmtp", f"dovecot LMTP answers {answer.reply}", source=answer.source)
+        )
         final.steps += [Step("delivery", "userdb", finding) for finding in answer.findings]
         data_reply = answer.data_reply
         if data_reply and answer.inherits_ids and session is not None and session.ids_dropped:

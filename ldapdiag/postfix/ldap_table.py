@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ldapdiag.directory import filters as f
@@ -118,6 +118,9 @@ class LdapTable:
         self.domains = domains
         self._opened = False
         self._phases: dict[int, tuple[DirectoryProblem, str]] = {}
+        # Answers known before asking (ldap_prefetch.py): (base, scope, filter, attributes) -> the
+        # outcome the server gave; None (the default) sends every search, as dict_ldap does.
+        self.answers: dict[tuple[str, int, str, tuple[str, ...]], SearchOutcome] | None = None
 
     # ------------------------------------------------------------------------------------------
     # dict_ldap_lookup()
@@ -320,11 +323,13 @@ class LdapTable:
         if self.config.timeout == 0:
             state.steps.append(step)
             raise _SearchFailed(msg.LDAP_PARAM_ERROR)
-        if _bad_filter(query):
+        answer_key = (base, scope, query, tuple(attributes))
+        known = self.answers.get(answer_key) if self.answers is not None else None
+        if known is None and _bad_filter(query):
             state.steps.append(step)
             raise _SearchFailed(msg.LDAP_FILTER_ERROR)
         try:
-            outcome = directory.search(
+            outcome = known or directory.search(
                 base,
                 scope,
                 query,
@@ -334,7 +339,7 @@ class LdapTable:
                 deref=self.config.dereference,
             )
         except DirectoryProblem as problem:
-            state.steps.append(step)
+            state.steps.append(replace(step, wire=getattr(directory, "last_search", None)))
             if problem.problem.phase != "search":
                 raise _Failed(self._connect_failure(problem, "connect")) from None
             raise _SearchFailed(_search_code(problem, query)) from None
@@ -348,8 +353,11 @@ class LdapTable:
                 filter=query,
                 attributes=tuple(attributes),
                 dns=tuple(outcome.dns),
+                wire=None if known else getattr(directory, "last_search", None),
             )
         )
+        if self.answers is not None and known is None and outcome.result_code == 0:
+            self.answers[answer_key] = outcome  # the fast path's cache (ldap_prefetch.py)
         if outcome.references and not self.config.chase_referrals:
             shown = ", ".join(outcome.references[:2]) + (", ..." if len(outcome.references) > 2 else "")
             state.steps.append(

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ldapdiag.config.model import MailServerConfig
+from ldapdiag.directory.faults import Fault
 from ldapdiag.directory.trace import Trace
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
 from ldapdiag.postfix.maps import build_factory, resolve_map
@@ -31,7 +32,8 @@ def read_keys(stream: BinaryIO) -> list[str]:
     lines = data.split(b"\n")
     if lines and lines[-1] == b"":
         lines.pop()
-    return [line.decode("utf-8", "surrogateescape") for line in lines]
+    # postmap_queries() hands STR(keybuf) to dict_get(): a C string, so a key ends at its first NUL.
+    return [line.split(b"\0", 1)[0].decode("utf-8", "surrogateescape") for line in lines]
 
 
 def lookup_keys(
@@ -42,19 +44,37 @@ def lookup_keys(
     ca_files: tuple[Path, ...] = (),
     ca_dirs: tuple[Path, ...] = (),
     trace: Trace | None = None,
+    faults: list[list[Fault]] | None = None,
+    fast: bool = True,
 ) -> list[LookupResult]:
-    """postmap -q KEY for each key on the map MAP names (postmap.c postmap_query()/postmap_queries())."""
+    """postmap -q KEY for each key on the map MAP names (postmap.c postmap_query()/postmap_queries()).
+
+    `faults`, when given, receives per key what the directory could not answer (faults.py).
+    `fast` batches the searches of many keys (ldap_prefetch.py; the answers are the same);
+    without it every key sends its own search, as postmap does.
+    """
+    from ldapdiag.postfix.ldap_prefetch import Prefetcher
+
     factory = build_factory(config, ca_files, ca_dirs, trace)
+    log = factory.pool.trace.faults
     try:
         resolved = resolve_map(map_name, factory)
-        return [resolved.table.lookup(key) for key in keys]
+        prefetcher = Prefetcher(resolved.table, keys if fast else ())
+        results = []
+        for index, key in enumerate(keys):
+            prefetcher.before(index)
+            mark = log.mark()
+            results.append(resolved.table.lookup(key))
+            if faults is not None:
+                faults.append(log.since(mark))
+        return results
     finally:
         factory.pool.close()
 
 
-def exit_status(results: Sequence[LookupResult]) -> int:
-    """2 when a lookup failed, else 0 when a key was found, else 1."""
-    if any(result.error is not None for result in results):
+def exit_status(results: Sequence[LookupResult], faults: Sequence[list[Fault]] = ()) -> int:
+    """2 when a lookup failed (or the directory did not answer), else 0 when a key was found, else 1."""
+    if any(result.error is not None for result in results) or any(faults):
         return EXIT_CANNOT_CHECK
     return EXIT_OK if any(result.found for result in results) else EXIT_FINDING
 
@@ -68,18 +88,29 @@ def run_lookup(
     ca_dir: Path | None = None,
     *,
     stdin: BinaryIO | None = None,
+    explain: bool = False,
 ) -> int:
     """The `lookup` command: answer every key, print like postmap -q (or JSON), return the exit status."""
+    from ldapdiag.explain.postfix import from_lookup_results
+    from ldapdiag.report.faults_report import print_faults
     from ldapdiag.report.lookup_report import print_lookup
 
     from_stdin = list(keys) == ["-"]
     key_list = read_keys(stdin or sys.stdin.buffer) if from_stdin else list(keys)
+    trace = Trace()
+    faults: list[list[Fault]] = []
     results = lookup_keys(
         config,
         map_name,
         key_list,
         ca_files=(ca_file,) if ca_file else (),
         ca_dirs=(ca_dir,) if ca_dir else (),
+        trace=trace,
+        faults=faults,
+        fast=not explain,  # --explain shows each key's own search, as postmap sends it
     )
-    print_lookup(results, output_format, single=len(keys) == 1 and not from_stdin)
-    return exit_status(results)
+    explained = from_lookup_results(config, map_name, results) if explain else None
+    single = len(keys) == 1 and not from_stdin
+    print_lookup(results, output_format, single=single, faults=faults, explain=explained)
+    print_faults(trace.faults)
+    return exit_status(results, faults)

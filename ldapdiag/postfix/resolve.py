@@ -151,7 +151,7 @@ class Resolver:
         if mydestination is None:
             return 0
         outcome = mydestination.match(name)
-        steps += from_query_steps(phase, name, outcome.steps)
+        steps += from_query_steps(phase, name, outcome.steps, "mydestination")
         if outcome.error is not None:
             return -1
         return 1 if outcome.matched else 0
@@ -262,7 +262,7 @@ class Resolver:
             if domains is None:
                 continue
             found = domains.lookup(domain)
-            reply.steps += from_query_steps(phase, domain, found.steps)
+            reply.steps += from_query_steps(phase, domain, found.steps, parameter)
             if found.error is not None:
                 self._failed(reply, f"{parameter} lookup failure", phase)
                 return False

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ldapdiag.config.model import MailServerConfig
+from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import directory_factory
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
 from ldapdiag.postfix.address import split_at_right
@@ -45,9 +46,10 @@ def predict_resolve(
     ca_dirs: tuple[Path, ...] = (),
     dns: MailhostResolver | None = None,
     lmtp_hook: LmtpHook | None = None,
+    trace: Trace | None = None,
 ) -> Transaction:
     """The transaction's prediction (tables opened and closed here); lmtp_hook: delivery.LMTP_HOOK."""
-    factory = build_factory(config, ca_files, ca_dirs)
+    factory = build_factory(config, ca_files, ca_dirs, trace)
     if lmtp_hook is None:
         from ldapdiag.dovecot.postfix_hooks import lmtp_hook as dovecot_lmtp
 
@@ -75,10 +77,14 @@ def run_resolve(
     output_format: str,
     ca_file: Path | None,
     ca_dir: Path | None,
+    explain: bool = False,
 ) -> int:
     """The `resolve` command: one SMTP transaction on port 25; print it; the exit status."""
+    from ldapdiag.explain.postfix import from_steps
+    from ldapdiag.report.faults_report import print_faults
     from ldapdiag.report.resolve_report import print_resolve
 
+    trace = Trace()
     transaction = predict_resolve(
         config,
         addresses,
@@ -86,10 +92,13 @@ def run_resolve(
         client=client,
         ca_files=(ca_file,) if ca_file else (),
         ca_dirs=(ca_dir,) if ca_dir else (),
+        trace=trace,
     )
-    print_resolve(transaction, output_format)
+    explained = [from_steps(config, o.steps) for o in transaction.outcomes] if explain else None
+    print_resolve(transaction, output_format, explained)
+    print_faults(trace.faults)
     verdicts = {o.verdict for o in transaction.outcomes}
-    if "unknown" in verdicts:
+    if "unknown" in verdicts or trace.faults.faults:
         return EXIT_CANNOT_CHECK
     return EXIT_OK if verdicts == {"deliver"} else EXIT_FINDING
 
@@ -103,9 +112,10 @@ def predict_send_as(
     ca_dirs: tuple[Path, ...] = (),
     dns: MailhostResolver | None = None,
     name_hook: DovecotNameHook | None = None,
+    trace: Trace | None = None,
 ) -> list[SendAsOutcome]:
     """The send-as predictions (tables opened and closed here); name_hook: sender_login.DOVECOT_NAME_HOOK."""
-    factory = build_factory(config, ca_files, ca_dirs)
+    factory = build_factory(config, ca_files, ca_dirs, trace)
     directories = directory_factory(factory.pool.trace, ca_files, ca_dirs)
     if name_hook is None:
         from ldapdiag.dovecot.postfix_hooks import sasl_name_hook
@@ -133,12 +143,26 @@ def run_send_as(
     output_format: str,
     ca_file: Path | None,
     ca_dir: Path | None,
+    explain: bool = False,
 ) -> int:
     """The `send-as` command: AUTH as LOGIN, MAIL FROM each sender; print; the exit status."""
+    from ldapdiag.explain.postfix import from_steps
+    from ldapdiag.report.faults_report import print_faults
     from ldapdiag.report.resolve_report import print_send_as
 
+    trace = Trace()
     outcomes = predict_send_as(
-        config, login, senders, ca_files=(ca_file,) if ca_file else (), ca_dirs=(ca_dir,) if ca_dir else ()
+        config,
+        login,
+        senders,
+        ca_files=(ca_file,) if ca_file else (),
+        ca_dirs=(ca_dir,) if ca_dir else (),
+        trace=trace,
     )
-    print_send_as(outcomes, output_format)
+    smtpd = "postfix/submission/smtpd"
+    explained = [from_steps(config, o.steps, smtpd) for o in outcomes] if explain else None
+    print_send_as(outcomes, output_format, explained)
+    print_faults(trace.faults)
+    if trace.faults.faults:
+        return EXIT_CANNOT_CHECK
     return EXIT_OK if all(o.allowed for o in outcomes) else EXIT_FINDING

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ldapdiag.config.model import MailServerConfig
+from ldapdiag.directory.faults import Fault, summary
 from ldapdiag.errors import LdapdiagError
 from ldapdiag.postfix.dns import MailhostResolver
 from ldapdiag.postfix.maps import TableFactory
@@ -61,6 +62,12 @@ class SendAsOutcome:
     smtp_reply: str | None
     steps: list[Step] = field(default_factory=list)
     cannot_start: CannotStart | None = None  # a program the session needs cannot start (startup.py)
+    faults: list[Fault] = field(default_factory=list)  # what the directory could not answer (faults.py)
+
+    @property
+    def incomplete(self) -> bool:
+        """The prediction rests on a directory that did not answer: ldapdiag could not check it."""
+        return bool(self.faults)
 
     def as_dict(self) -> dict[str, object]:
         """The JSON object of issue 12."""
@@ -72,6 +79,8 @@ class SendAsOutcome:
             "owners": self.owners,
             "smtp_reply": self.smtp_reply,
             "cannot_start": self.cannot_start.as_dict() if self.cannot_start else None,
+            "incomplete": self.incomplete,
+            "fault": summary(self.faults),
             "steps": [step.as_dict() for step in self.steps],
         }
 
@@ -123,7 +132,10 @@ def send_as(
     maps = MapSet(config, factory, params)
     maps.check_unsupported()
     smtpd = Smtpd(params, Resolver(maps), dns)
+    faults = factory.pool.trace.faults
+    first = faults.mark()
     name = sasl_username(config, params, login, name_hook)
+    name_faults = faults.since(first)  # the dovecot passdb behind the SASL name: every sender
     notes = [*name.steps, *_policy_steps(params, maps)]
     outcomes = []
     for raw in senders:
@@ -139,13 +151,19 @@ def send_as(
             continue
         session = Session(in_mynetworks=False, sasl_username=name.name, sender=sender)
         smtpd.last_owners = None
+        mark = faults.mark()
         try:
             reply, steps = smtpd.check_rcpt(session, SEND_AS_RECIPIENT)
         except NotEmulated as error:
             raise LdapdiagError(str(error)) from None
         owners = split_owners(smtpd.last_owners) if smtpd.last_owners is not None else None
+        found = name_faults + faults.since(mark)
+        if not found and faults.faults and reply is not None and reply.startswith("4"):
+            found = faults.distinct()  # a temporary failure built on an answer cached from a fault
         outcomes.append(
-            SendAsOutcome(login, name.name, sender, reply is None, owners, reply, [*notes, *steps])
+            SendAsOutcome(
+                login, name.name, sender, reply is None, owners, reply, [*notes, *steps], faults=found
+            )
         )
     return outcomes
 

@@ -25,6 +25,11 @@ class Step:
     filter: str | None = None
     values: tuple[str, ...] = field(default=())
     result: str | None = None
+    # for --explain only (not in the JSON steps): the table's own record of a search, the main.cf
+    # parameter the lookup was made for, and what else an engine keeps (dovecot's LMTP userdb lookup)
+    query: QueryStep | None = field(default=None, compare=False, repr=False)
+    parameter: str | None = field(default=None, compare=False, repr=False)
+    source: object = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, object]:
         """JSON form: fields that are set."""
@@ -41,7 +46,9 @@ class Step:
         return data
 
 
-def from_query_steps(phase: str, key: str, steps: Iterable[QueryStep]) -> list[Step]:
+def from_query_steps(
+    phase: str, key: str, steps: Iterable[QueryStep], parameter: str | None = None
+) -> list[Step]:
     """The table's own steps (LDAP searches, values taken, warnings) for the key asked."""
     out = []
     for step in steps:
@@ -56,6 +63,8 @@ def from_query_steps(phase: str, key: str, steps: Iterable[QueryStep]) -> list[S
                 base=step.base,
                 filter=step.filter,
                 values=tuple(values),
+                query=step,
+                parameter=parameter,
             )
         )
     return out
@@ -86,8 +95,9 @@ def lookup_steps(phase: str, parameter: str, trail: Iterable[KeyAnswer]) -> list
                 else "found"
                 if answer.value is not None
                 else "not found",
+                parameter=parameter,
             )
         )
         if not item.cached:
-            out += from_query_steps(phase, item.key, answer.steps)
+            out += from_query_steps(phase, item.key, answer.steps, parameter)
     return out

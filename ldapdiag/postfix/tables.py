@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ldapdiag.directory.directory import WireSearch
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class QueryStep:
     attributes: tuple[str, ...] = ()
     dns: tuple[str, ...] = ()  # entries found, in server order
     values: tuple[str, ...] = ()  # values taken from them
+    wire: WireSearch | None = field(default=None, compare=False, repr=False)  # a search as sent
 
 
 @dataclass(frozen=True)

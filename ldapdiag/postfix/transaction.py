@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ldapdiag.config.model import MailServerConfig
+from ldapdiag.directory.faults import Fault, FaultLog
 from ldapdiag.postfix.delivery import FinalRecipient, LmtpHook, LmtpSession, deliver
 from ldapdiag.postfix.dns import DNS_OK, DnsAnswer, MailhostResolver
 from ldapdiag.postfix.maps import TableFactory
@@ -63,6 +64,12 @@ class AddressOutcome:
     recipients: list[FinalRecipient] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     cannot_start: CannotStart | None = None  # a daemon the session needs cannot start (see startup.py)
+    faults: list[Fault] = field(default_factory=list)  # what the directory could not answer (faults.py)
+
+    @property
+    def incomplete(self) -> bool:
+        """The prediction rests on a directory that did not answer: ldapdiag could not check it."""
+        return bool(self.faults)
 
 
 @dataclass
@@ -124,18 +131,34 @@ def run_transaction(
     resolver = Resolver(maps)
     smtpd = Smtpd(params, resolver, dns)
     session = Session(in_mynetworks=client == "mynetworks", sender=sender)
-    outcomes = [_rcpt(smtpd, session, envelope_address(address)) for address in addresses]
+    faults = factory.pool.trace.faults
+    outcomes = []
+    for address in addresses:
+        mark = faults.mark()
+        outcomes.append(_rcpt(smtpd, session, envelope_address(address)))
+        outcomes[-1].faults += faults.since(mark)
     accepted = [o for o in outcomes if o.verdict == "deliver"]
     data_reply = None
     if accepted:
         _data_restrictions(params)
-        failure = _cleanup(config, params, maps, resolver, accepted, lmtp_hook)
+        failure = _cleanup(config, params, maps, resolver, accepted, lmtp_hook, faults)
         data_reply = failure or QUEUED_REPLY
         if failure is not None:
             for outcome in accepted:
                 outcome.verdict, outcome.smtp_reply, outcome.recipients = "defer", failure, []
                 outcome.steps.append(Step("data", "reply", f"end of DATA: {failure} (nothing is queued)"))
+    _cached_faults(outcomes, faults)
     return Transaction(sender or "<>", client, "250 2.1.0 Ok", data_reply, outcomes)
+
+
+def _cached_faults(outcomes: list[AddressOutcome], faults: FaultLog) -> None:
+    """A deferral built on an answer cached from a failed lookup is incomplete too (never silent)."""
+    if not faults.faults:
+        return
+    for outcome in outcomes:
+        deferred = outcome.verdict == "defer" or any(r.status == "deferred" for r in outcome.recipients)
+        if deferred and not outcome.faults:
+            outcome.faults = faults.distinct()
 
 
 def _cannot_start(failure: CannotStart, addresses: Sequence[str], sender: str, client: str) -> Transaction:
@@ -163,6 +186,7 @@ def _cleanup(
     resolver: Resolver,
     accepted: list[AddressOutcome],
     lmtp_hook: LmtpHook | None,
+    faults: FaultLog,
 ) -> str | None:
     """cleanup for the accepted recipients; the failing DATA reply, or None when queued."""
     errors: set[str] = set()
@@ -179,6 +203,7 @@ def _cleanup(
         address = canonicalize(outcome.address, params)
         if address != outcome.address:
             steps.append(Step("cleanup", "rewrite", f"<{outcome.address}> -> <{address}> (canonical form)"))
+        mark = faults.mark()
         try:
             expansion = expander.expand(address)
         except NotEmulated as error:
@@ -186,6 +211,7 @@ def _cleanup(
             steps.append(Step("cleanup", "not_emulated", str(error)))
             continue
         steps += expansion.steps
+        outcome.faults += faults.since(mark)
         if expansion.error is not None:
             errors.add(expansion.error)
             continue
@@ -202,7 +228,9 @@ def _cleanup(
         return DATA_REPLY[DEFER] if DEFER in errors else DATA_REPLY[WRITE]
     session = LmtpSession()  # one message: its dovecot recipients go in one LMTP session
     for outcome, final in queued:
+        mark = faults.mark()
         recipient = deliver(config, resolver, final, outcome.address, lmtp_hook, session)
+        outcome.faults += faults.since(mark)
         outcome.recipients.append(recipient)
         outcome.steps += recipient.steps
     return None
@@ -213,3 +241,61 @@ def _is_local(params: Params, resolver: Resolver, domain: str, steps: list[Step]
     if domain.lower() == params.get("myorigin").lower():
         return 1
     return resolver.resolve_local(domain, steps, "cleanup")
+
+
+class Prober:
+    """smtpd and cleanup set up once for many one-recipient transactions (`ldapdiag audit`).
+
+    Each probe is its own transaction, as run_transaction() runs it: MAIL FROM, one RCPT TO, DATA,
+    cleanup and delivery; the tables, the resolver and their answers are shared between probes,
+    as in one long-running smtpd/cleanup/qmgr (callers bound the caches: `maps.cache`).
+    """
+
+    def __init__(
+        self,
+        config: MailServerConfig,
+        *,
+        mail_from: str,
+        client: str,
+        factory: TableFactory,
+        dns: MailhostResolver,
+        lmtp_hook: LmtpHook | None = None,
+    ) -> None:
+        self.config = config
+        self.params = service_params(config, "smtp")
+        self.sender = envelope_address(mail_from)
+        self.client = client
+        self.lmtp_hook = lmtp_hook
+        self.failure = postfix_cannot_start(factory, self.params)
+        self.faults = factory.pool.trace.faults
+        self.maps = MapSet(config, factory, self.params)
+        self.maps.check_unsupported()
+        self.resolver = Resolver(self.maps)
+        self.smtpd = Smtpd(self.params, self.resolver, dns)
+
+    def probe(self, address: str) -> AddressOutcome:
+        """One transaction with one recipient: its outcome."""
+        if self.failure is not None:
+            return _cannot_start(self.failure, [address], self.sender, self.client).outcomes[0]
+        session = Session(in_mynetworks=self.client == "mynetworks", sender=self.sender)
+        mark = self.faults.mark()
+        outcome = _rcpt(self.smtpd, session, envelope_address(address))
+        outcome.faults += self.faults.since(mark)
+        if outcome.verdict == "deliver":
+            _data_restrictions(self.params)
+            failure = _cleanup(
+                self.config, self.params, self.maps, self.resolver, [outcome], self.lmtp_hook, self.faults
+            )
+            if failure is not None:
+                outcome.verdict, outcome.smtp_reply, outcome.recipients = "defer", failure, []
+                outcome.steps.append(Step("data", "reply", f"end of DATA: {failure} (nothing is queued)"))
+        _cached_faults([outcome], self.faults)
+        return outcome
+
+    def trim(self, limit: int) -> None:
+        """Keep memory bounded: past `limit` answers, forget them (like postfix's max_use restart)."""
+        if len(self.maps.cache) > limit:
+            self.maps.cache.clear()
+        if len(self.resolver._cache) > limit:
+            self.resolver._cache.clear()
+            self.resolver._reported.clear()

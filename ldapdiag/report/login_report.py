@@ -6,12 +6,17 @@ Nothing here sees a password; the trace holds bind DNs only.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import click
 
+from ldapdiag.directory.faults import summary
+from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.ldap_search import DovecotSearch
 from ldapdiag.dovecot.lookups import PassdbOutcome, UserdbOutcome
+from ldapdiag.explain.model import Lookup
+from ldapdiag.report.explain_report import explain_json, explain_section
 
 if TYPE_CHECKING:
     from ldapdiag.dovecot.login_command import LoginReport, UserReport
@@ -45,19 +50,33 @@ def login_json(report: LoginReport) -> dict[str, object]:
             "reason": smtp.reason,
             "cannot_start": smtp.cannot_start.as_dict() if smtp.cannot_start else None,
         },
+        **_fault_fields(report.trace),
     }
+
+
+def _fault_fields(trace: Trace) -> dict[str, object]:
+    """`incomplete` (the directory did not answer: exit 2) and `fault` (why, one line)."""
+    faults = trace.faults.distinct()
+    return {"incomplete": bool(faults), "fault": summary(faults)}
 
 
 def user_json(report: UserReport) -> dict[str, object]:
     """The `user` object: user, result, fields (issue 12)."""
     outcome = report.outcome
     if outcome is None:
-        return {"user": report.user, "result": None, "fields": {}, "reason": report.cannot_predict}
+        return {
+            "user": report.user,
+            "result": None,
+            "fields": {},
+            "reason": report.cannot_predict,
+            **_fault_fields(report.trace),
+        }
     return {
         "user": report.user,
         "result": outcome.result,
         "fields": dict(outcome.fields),
         "reason": outcome.reason,
+        **_fault_fields(report.trace),
     }
 
 
@@ -154,17 +173,29 @@ def user_text(report: UserReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_login(report: LoginReport, output_format: str) -> None:
-    """Print the login report in the chosen format."""
+def print_login(report: LoginReport, output_format: str, explain: Sequence[Lookup] | None = None) -> None:
+    """Print the login report in the chosen format (--explain: the LDAP queries after it)."""
     if output_format == "json":
-        click.echo(json.dumps(login_json(report), indent=2))
+        document = login_json(report)
+        if explain is not None:
+            document["explain"] = explain_json(explain)
+        click.echo(json.dumps(document, indent=2))
     else:
-        click.echo(login_text(report), nl=False)
+        text = login_text(report)
+        if explain is not None:
+            text += explain_section([(f"login {report.user}", explain)])
+        click.echo(text, nl=False)
 
 
-def print_user(report: UserReport, output_format: str) -> None:
-    """Print the user report in the chosen format."""
+def print_user(report: UserReport, output_format: str, explain: Sequence[Lookup] | None = None) -> None:
+    """Print the user report in the chosen format (--explain: the LDAP queries after it)."""
     if output_format == "json":
-        click.echo(json.dumps(user_json(report), indent=2))
+        document = user_json(report)
+        if explain is not None:
+            document["explain"] = explain_json(explain)
+        click.echo(json.dumps(document, indent=2))
     else:
-        click.echo(user_text(report), nl=False)
+        text = user_text(report)
+        if explain is not None:
+            text += explain_section([(f"user {report.user}", explain)])
+        click.echo(text, nl=False)

@@ -14,7 +14,10 @@ from collections.abc import Sequence
 
 import click
 
+from ldapdiag.directory.faults import Fault, summary
+from ldapdiag.explain.model import Lookup
 from ldapdiag.postfix.tables import LookupResult, QueryStep
+from ldapdiag.report.explain_report import explain_section, with_explain
 
 
 def _bytes(text: str) -> bytes:
@@ -56,31 +59,44 @@ def _step(step: QueryStep) -> dict[str, object]:
     return data
 
 
-def as_json(result: LookupResult) -> dict[str, object]:
-    """One key's answer as JSON."""
+def as_json(result: LookupResult, faults: Sequence[Fault] = ()) -> dict[str, object]:
+    """One key's answer as JSON (`incomplete`: the directory did not answer, `fault` says why)."""
     return {
         "key": result.key,
         "found": result.found,
         "value": result.value if result.found else None,
         "error": result.error,
+        "incomplete": bool(faults),
+        "fault": summary(list(faults)),
         "table": result.table,
         "warnings": log_lines(result),
         "steps": [_step(step) for step in result.steps if step.action != "log"],
     }
 
 
-def render_json(results: Sequence[LookupResult]) -> str:
+def render_json(results: Sequence[LookupResult], faults: Sequence[Sequence[Fault]] = ()) -> str:
     """The answers as a JSON list."""
-    return json.dumps([as_json(result) for result in results], indent=2) + "\n"
+    per_key = list(faults) + [()] * (len(results) - len(faults))
+    return json.dumps([as_json(r, f) for r, f in zip(results, per_key, strict=True)], indent=2) + "\n"
 
 
-def print_lookup(results: Sequence[LookupResult], output_format: str, single: bool) -> None:
-    """Print the answers (stdout) and postfix's log lines (stderr)."""
+def print_lookup(
+    results: Sequence[LookupResult],
+    output_format: str,
+    single: bool,
+    faults: Sequence[Sequence[Fault]] = (),
+    explain: Sequence[Sequence[Lookup]] | None = None,
+) -> None:
+    """Print the answers (stdout) and postfix's log lines (stderr); --explain: the queries after them."""
     if output_format == "json":
-        click.echo(render_json(results), nl=False)
+        text = render_json(results, faults)
+        click.echo(text if explain is None else with_explain(text, explain), nl=False)
         return
     out, err = render_text(results, single)
     if out:
         click.echo(out, nl=False)
     for line in err:
         click.echo(_bytes(line), err=True)
+    if explain is not None:
+        titles = [f"key {result.key!r}" for result in results]
+        click.echo(explain_section(list(zip(titles, explain, strict=True))), nl=False)

@@ -8,9 +8,12 @@ from collections.abc import Sequence
 import click
 from tabulate import tabulate
 
+from ldapdiag.directory.faults import Fault, summary
+from ldapdiag.explain.model import Lookup
 from ldapdiag.postfix.sender_login import SendAsOutcome
 from ldapdiag.postfix.startup import CannotStart
 from ldapdiag.postfix.transaction import AddressOutcome, Transaction
+from ldapdiag.report.explain_report import explain_json, explain_section
 
 
 def outcome_json(outcome: AddressOutcome) -> dict[str, object]:
@@ -22,6 +25,8 @@ def outcome_json(outcome: AddressOutcome) -> dict[str, object]:
         "rcpt_reply": outcome.rcpt_reply,
         "recipients": [recipient.as_dict() for recipient in outcome.recipients],
         "cannot_start": outcome.cannot_start.as_dict() if outcome.cannot_start else None,
+        "incomplete": outcome.incomplete,
+        "fault": summary(outcome.faults),
         "steps": [step.as_dict() for step in outcome.steps],
     }
 
@@ -50,10 +55,20 @@ def resolve_table(transaction: Transaction, verbose: bool = False) -> str:
     head += " mynetworks client" if transaction.client == "mynetworks" else "n external client (port 25)"
     table = tabulate(rows, headers=["address", "verdict", "SMTP reply", "recipients"], tablefmt="simple")
     text = f"{head}\n\n{table}\n" + _cannot_start_text([o.cannot_start for o in transaction.outcomes])
+    text += _incomplete_text([(o.address, o.faults) for o in transaction.outcomes])
     if verbose:
         for outcome in transaction.outcomes:
             text += f"\n{outcome.address}:\n" + "".join(f"  [{s.phase}] {s.detail}\n" for s in outcome.steps)
     return text
+
+
+def _incomplete_text(items: Sequence[tuple[str, list[Fault]]]) -> str:
+    """One line per prediction made while the directory did not answer (exit 2)."""
+    lines = [f"INCOMPLETE {name or '<>'}: {summary(faults)}\n" for name, faults in items if faults]
+    if not lines:
+        return ""
+    head = "\nnot checked (the directory did not answer; this is what the program does meanwhile):\n"
+    return head + "".join(lines)
 
 
 def _no_reply(outcome: AddressOutcome) -> str:
@@ -73,12 +88,24 @@ def _cannot_start_text(failures: Sequence[CannotStart | None]) -> str:
     return text
 
 
-def print_resolve(transaction: Transaction, output_format: str) -> None:
-    """Print the transaction as JSON or as a table."""
+def print_resolve(
+    transaction: Transaction, output_format: str, explain: Sequence[Sequence[Lookup]] | None = None
+) -> None:
+    """Print the transaction as JSON or as a table (with --explain: each address's LDAP queries)."""
     if output_format == "json":
-        click.echo(resolve_json(transaction), nl=False)
-    else:
-        click.echo(resolve_table(transaction), nl=False)
+        if explain is None:
+            click.echo(resolve_json(transaction), nl=False)
+            return
+        objects = [outcome_json(o) for o in transaction.outcomes]
+        for item, lookups in zip(objects, explain, strict=True):
+            item["explain"] = explain_json(lookups)
+        click.echo(json.dumps(objects, indent=2) + "\n", nl=False)
+        return
+    text = resolve_table(transaction)
+    if explain is not None:
+        titles = [o.address for o in transaction.outcomes]
+        text += explain_section(list(zip(titles, explain, strict=True)))
+    click.echo(text, nl=False)
 
 
 def send_as_json(outcomes: Sequence[SendAsOutcome]) -> str:
@@ -104,12 +131,27 @@ def send_as_table(outcomes: Sequence[SendAsOutcome]) -> str:
     notes = [s.detail for s in first.steps if s.phase == "auth" and s.action != "cannot_start"]
     table = tabulate(rows, headers=["sender", "allowed", "owners", "SMTP reply"], tablefmt="simple")
     text = head + "\n" + "".join(f"  {n}\n" for n in notes) + "\n" + table + "\n"
-    return text + _cannot_start_text([o.cannot_start for o in outcomes])
+    text += _cannot_start_text([o.cannot_start for o in outcomes])
+    return text + _incomplete_text([(o.sender, o.faults) for o in outcomes])
 
 
-def print_send_as(outcomes: Sequence[SendAsOutcome], output_format: str) -> None:
-    """Print the send-as answers as JSON or as a table."""
+def print_send_as(
+    outcomes: Sequence[SendAsOutcome],
+    output_format: str,
+    explain: Sequence[Sequence[Lookup]] | None = None,
+) -> None:
+    """Print the send-as answers as JSON or as a table (with --explain: each sender's LDAP queries)."""
     if output_format == "json":
-        click.echo(send_as_json(outcomes), nl=False)
-    else:
-        click.echo(send_as_table(outcomes), nl=False)
+        if explain is None:
+            click.echo(send_as_json(outcomes), nl=False)
+            return
+        objects = [o.as_dict() for o in outcomes]
+        for item, lookups in zip(objects, explain, strict=True):
+            item["explain"] = explain_json(lookups)
+        click.echo(json.dumps(objects, indent=2) + "\n", nl=False)
+        return
+    text = send_as_table(outcomes)
+    if explain is not None:
+        titles = [f"sender {o.sender or '<>'}" for o in outcomes]
+        text += explain_section(list(zip(titles, explain, strict=True)))
+    click.echo(text, nl=False)

@@ -42,6 +42,7 @@ class SendAsAnswer:
     allowed: bool
     sasl_username: str | None
     smtp_reply: str | None
+    cannot_check: str | None = None  # the directory did not answer (a fault): could not check
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class LookupAnswer:
     found: bool
     value: str | None
     error: str | None = None  # the lookup failed (postfix: a temporary failure)
+    cannot_check: str | None = None  # the directory did not answer (a fault): could not check
 
 
 @dataclass(frozen=True)

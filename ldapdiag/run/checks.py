@@ -161,6 +161,8 @@ def check_send_as(exp: SendAsExpectation, answer: SendAsAnswer) -> Result:
     expected = "allowed" if exp.allowed else "denied" + (f" with {exp.reply!r}..." if exp.reply else "")
     actual = "allowed" if answer.allowed else f"denied: {answer.smtp_reply or 'no reply'}"
     subject = f"{exp.login} as {exp.sender or '<>'}"
+    if answer.cannot_check is not None:
+        return error_result(exp.where, "send-as", subject, expected, answer.cannot_check)
     problems = []
     if answer.allowed != exp.allowed:
         problems.append(f"postfix compares sasl_username={answer.sasl_username}")
@@ -222,6 +224,8 @@ def check_lookup(exp: LookupExpectation, answer: LookupAnswer) -> Result:
         expected = "lookup error (postfix: temporary failure)"
     else:
         expected = "not found" if exp.value is None else exp.value
+    if answer.cannot_check is not None:
+        return error_result(exp.where, "lookup", subject, expected, answer.cannot_check)
     if answer.error is not None:
         actual = f"lookup error (postfix: temporary failure): {answer.error}"
         ok = exp.error

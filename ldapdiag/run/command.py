@@ -110,7 +110,19 @@ def check_files(
     outcome.exit_code = exit_code(outcome)
     if stream:
         click.echo(summary_line(outcome))
+    _print_faults(oracle, blocked)
     return outcome
+
+
+def _print_faults(oracle: Oracle, blocked: Mapping[str, str]) -> None:
+    """What could not be checked because the directory did not answer, one line each on stderr."""
+    from ldapdiag.report.faults_report import print_faults
+
+    for reason in blocked.values():
+        click.echo(f"ldapdiag: could not check: {reason}", err=True)
+    fault_log = getattr(oracle, "fault_log", None)
+    if fault_log is not None:
+        print_faults(fault_log())
 
 
 def _echo_header(expect_file: ExpectFile) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ldapdiag.config.model import MailServerConfig
+from ldapdiag.directory.faults import Fault, FaultLog, summary
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.login_command import UNREACHABLE, LoginReport, _factory, predict_login, predict_user
 from ldapdiag.postfix.lookup_command import lookup_keys
@@ -35,6 +36,23 @@ class EngineOracle:
     ca_file: Path | None = None
     ca_dir: Path | None = None
     _lint: dict[tuple[bool, int], LintAnswer] = field(default_factory=dict)
+    traces: list[Trace] = field(default_factory=list)  # every question's, for the faults (faults.py)
+
+    def _trace(self) -> Trace:
+        """A fresh trace for one question, kept so the run can list what could not be checked."""
+        trace = Trace()
+        if self.traces:  # a server that did not answer one question is not waited for again
+            trace.faults.unanswered = self.traces[0].faults.unanswered
+        self.traces.append(trace)
+        return trace
+
+    def fault_log(self) -> FaultLog:
+        """Every fault and failover of the run's questions."""
+        log = FaultLog()
+        for trace in self.traces:
+            log.faults += trace.faults.faults
+            log.failovers.update(trace.faults.failovers)
+        return log
 
     @property
     def ca_files(self) -> tuple[Path, ...]:
@@ -52,8 +70,13 @@ class EngineOracle:
             client=client,
             ca_files=self.ca_files,
             ca_dirs=self.ca_dirs,
+            trace=self._trace(),
         )
         [outcome] = transaction.outcomes
+        if outcome.faults:  # the directory did not answer: could not check (faults.py)
+            return MailAnswer(
+                "unknown", outcome.smtp_reply, (), f"could not check: {summary(outcome.faults)}"
+            )
         recipients = tuple(
             Delivered(r.address, r.status, r.dsn, r.transport, r.lmtp_reply) for r in outcome.recipients
         )
@@ -67,26 +90,42 @@ class EngineOracle:
         )
 
     def send_as(self, login: str, senders: Sequence[str]) -> list[SendAsAnswer]:
-        outcomes = predict_send_as(self.config, login, senders, ca_files=self.ca_files, ca_dirs=self.ca_dirs)
-        return [SendAsAnswer(o.sender, o.allowed, o.sasl_username, o.smtp_reply) for o in outcomes]
+        outcomes = predict_send_as(
+            self.config, login, senders, ca_files=self.ca_files, ca_dirs=self.ca_dirs, trace=self._trace()
+        )
+        return [
+            SendAsAnswer(o.sender, o.allowed, o.sasl_username, o.smtp_reply, _could_not(o.faults))
+            for o in outcomes
+        ]
 
     def login(self, user: str, password: str) -> LoginAnswer:
-        trace = Trace()
+        trace = self._trace()
         report = predict_login(self.config, user, password, _factory(trace, self.ca_file, self.ca_dir), trace)
         return login_answer(report)
 
     def user(self, user: str) -> UserAnswer:
-        trace = Trace()
+        trace = self._trace()
         report = predict_user(self.config, user, _factory(trace, self.ca_file, self.ca_dir), trace)
         outcome = report.outcome
         if outcome is None:
             return UserAnswer("internal_failure", cannot_check=report.cannot_predict)
         cannot = outcome.reason if outcome.reason.startswith(UNREACHABLE) else None
+        cannot = cannot or _could_not(trace.faults.distinct())
         return UserAnswer(outcome.result, dict(outcome.fields), outcome.reason, cannot)
 
     def lookup(self, map_name: str, key: str) -> LookupAnswer:
-        [result] = lookup_keys(self.config, map_name, [key], ca_files=self.ca_files, ca_dirs=self.ca_dirs)
-        return LookupAnswer(result.found, result.value if result.found else None, result.error)
+        faults: list[list[Fault]] = []
+        [result] = lookup_keys(
+            self.config,
+            map_name,
+            [key],
+            ca_files=self.ca_files,
+            ca_dirs=self.ca_dirs,
+            trace=self._trace(),
+            faults=faults,
+        )
+        value = result.value if result.found else None
+        return LookupAnswer(result.found, value, result.error, _could_not(faults[0]))
 
     def lint(self, server: bool, dms_version: int) -> LintAnswer:
         if (server, dms_version) not in self._lint:
@@ -102,6 +141,12 @@ class EngineOracle:
             findings = tuple(LintFinding(p.level, p.code, p.where, p.message) for p in result.problems)
             self._lint[(server, dms_version)] = LintAnswer(findings, tuple(result.not_checked))
         return self._lint[(server, dms_version)]
+
+
+def _could_not(faults: list[Fault]) -> str | None:
+    """`could not check: ...` when the directory did not answer (faults.py), else None."""
+    text = summary(faults)
+    return f"could not check: {text}" if text else None
 
 
 def login_answer(report: LoginReport) -> LoginAnswer:
@@ -128,4 +173,5 @@ def login_answer(report: LoginReport) -> LoginAnswer:
                 cannot = cannot or reason
     smtp = report.smtp
     smtp_reason = f"via {smtp.via}" + ("" if smtp.ok or not smtp.reason else f": {smtp.reason}")
+    cannot = cannot or _could_not(report.trace.faults.distinct())
     return LoginAnswer(imap, imap_reason, smtp.ok, smtp_reason, cannot)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from ldapdiag.config.model import ConfFile
 from ldapdiag.config.saslauthd_conf import effective_settings
-from ldapdiag.directory.directory import Directory
+from ldapdiag.directory.directory import Directory, WireSearch
 from ldapdiag.directory.policy import BindPolicy, ConnectionPolicy
 from ldapdiag.directory.problems import DirectoryProblem
 from ldapdiag.directory.secret import Secret
@@ -132,6 +132,7 @@ class LakOutcome:
     dns: tuple[str, ...] = ()
     attempts: int = 0
     steps: list[str] = field(default_factory=list)
+    wire: WireSearch | None = field(default=None, compare=False, repr=False)  # the search, for --explain
 
 
 class _Retry(Exception):
@@ -195,9 +196,8 @@ def lak_authenticate(
 
 def _bind_as(factory: DirectoryFactory, policy: ConnectionPolicy, dn: str, password: str) -> Directory:
     """lak_bind() as `dn`; _Fail for LAK_BIND_FAIL codes, _Retry for everything else."""
-    bound = replace(
-        policy, bind=BindPolicy("simple", dn=dn, password=Secret(password), origin="saslauthd bind")
-    )
+    login = BindPolicy("simple", dn=dn, password=Secret(password), origin="saslauthd bind", login=True)
+    bound = replace(policy, bind=login)
     directory = factory(bound)
     try:
         directory.connect()
@@ -229,7 +229,9 @@ def _retrieve(attempt: _Attempt, attributes: tuple[str, ...]) -> tuple[str, tupl
         try:
             result = directory.search(base, attempt.settings.scope, filter_, attributes)
         except DirectoryProblem as error:
+            outcome.wire = directory.last_search
             raise _Retry(f"user ldap_search_st() failed: {error.problem}") from None
+        outcome.wire = directory.last_search
     finally:
         directory.close()
     outcome.dns = tuple(result.dns)

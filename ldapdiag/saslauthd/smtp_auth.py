@@ -43,6 +43,8 @@ class SmtpAuthOutcome:
     cannot_predict: bool = False
     steps: list[str] = field(default_factory=list)
     cannot_start: CannotStart | None = None  # a program SMTP AUTH needs cannot start (see startup.py)
+    # for --explain: dovecot's PassdbOutcome (dovecot SASL) or LoginOutcome (rimap) behind the verdict
+    source: object = field(default=None, compare=False, repr=False)
 
 
 def main_cf_value(config: MailServerConfig, key: str, default: str = "") -> str:
@@ -166,9 +168,10 @@ def _rimap(config: MailServerConfig, factory: DirectoryFactory, name: str, passw
     except CannotPredict as error:
         return SmtpAuthOutcome("rimap", False, name, str(error), cannot_predict=True)
     if login.imap_login:
-        return SmtpAuthOutcome("rimap", True, name, "")
+        return SmtpAuthOutcome("rimap", True, name, "", source=login)
     step = login.userdb if login.passdb.result == "ok" and login.userdb is not None else login.passdb
-    return SmtpAuthOutcome("rimap", False, name, f"IMAP login as {name} fails: {step.reason}")
+    reason = f"IMAP login as {name} fails: {step.reason}"
+    return SmtpAuthOutcome("rimap", False, name, reason, source=login)
 
 
 def _dovecot_sasl(
@@ -181,4 +184,4 @@ def _dovecot_sasl(
     except CannotPredict as error:
         return SmtpAuthOutcome("dovecot", False, None, str(error), cannot_predict=True)
     ok = passdb.result == "ok"
-    return SmtpAuthOutcome("dovecot", ok, passdb.user if ok else None, passdb.reason)
+    return SmtpAuthOutcome("dovecot", ok, passdb.user if ok else None, passdb.reason, source=passdb)

@@ -80,7 +80,7 @@ def test_login_json_shape(mixed: RunningDirectory, tmp_path: Path) -> None:
     code, text = _run(mixed, tmp_path, "login", "ssha@example.org", "--format", "json", password="pw-ssha")
     data = json.loads(text)
     assert code == 0, text
-    assert set(data) == {"user", "passdb", "userdb", "imap_login", "smtp_auth"}
+    assert set(data) == {"user", "passdb", "userdb", "imap_login", "smtp_auth", "incomplete", "fault"}
     assert data["passdb"] == {"result": "ok", "user": "ssha", "reason": ""}
     assert data["userdb"]["result"] == "ok"
     assert data["userdb"]["fields"]["home"] == "/var/mail/example.org/ssha/"

@@ -92,3 +92,52 @@ def test_schemas_reject_a_changed_shape(basic_setup_directory: RunningDirectory)
     del document[0]["smtp_reply"]
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, schema("resolve"), cls=jsonschema.Draft202012Validator)
+
+
+EXPLAIN_CASES = {
+    "resolve": ["info@example.org", "nobody@example.org"],
+    "send-as": ["alice@example.org", "bob@example.org"],
+    "login": ["alice@example.org", "--password-file", "{pw}"],
+    "user": ["alice@example.org"],
+    "lookup": ["aliases", "info@example.org", "nobody@example.org"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(EXPLAIN_CASES))
+def test_explain_keeps_the_shape_and_adds_explain(
+    command: str, basic_setup_directory: RunningDirectory, tmp_path: Path
+) -> None:
+    """--explain adds an `explain` list (documented in the schema); every other field is unchanged."""
+    password = tmp_path / "pw"
+    password.write_text(PASSWORDS["alice@example.org"])
+    args = [arg.format(pw=password) for arg in EXPLAIN_CASES[command]]
+    plain = run_json(command, args, basic_setup_directory)
+    explained = run_json(command, [*args, "--explain"], basic_setup_directory)
+    jsonschema.validate(explained, schema(command), cls=jsonschema.Draft202012Validator)
+    objects = explained if isinstance(explained, list) else [explained]
+    assert all(isinstance(o["explain"], list) and o["explain"] for o in objects)
+    assert any(q["ldapsearch"] for o in objects for lookup in o["explain"] for q in lookup["queries"])
+    for item in objects:
+        del item["explain"]
+    assert explained == plain
+    broken = json.loads(json.dumps(objects))
+    broken[0]["explain"] = [{"component": "postfix/smtpd"}]
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken if isinstance(plain, list) else broken[0], schema(command))
+
+
+def test_audit_json_lines_match_schema(basic_setup_directory: RunningDirectory) -> None:
+    """`audit --format json` is JSON Lines: every line an address object, the last the summary."""
+    url = basic_setup_directory.ldap_url
+    env = str(BASIC_SETUP / "mailserver.env")
+    config = ["--no-env", "--env-file", env, "--set", f"LDAP_SERVER_HOST={url}",
+              "--set", "OVERRIDE_HOSTNAME=mail.example.org"]  # fmt: skip
+    result = CliRunner().invoke(main, ["audit", "--format", "json", *config])
+    assert result.exit_code == 1, result.output  # the basic setup's logins fail (dovecot rename)
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["type"] for line in lines] == ["address"] * (len(lines) - 1) + ["summary"]
+    for line in lines:
+        jsonschema.validate(line, schema("audit"), cls=jsonschema.Draft202012Validator)
+    changed = dict(lines[0], verdict="maybe")
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(changed, schema("audit"), cls=jsonschema.Draft202012Validator)

@@ -99,7 +99,7 @@ def test_json_shape(basic_setup_directory: RunningDirectory) -> None:
     data = json.loads(result.stdout)
     assert result.exit_code == 0
     assert [sorted(item) for item in data] == [
-        ["error", "found", "key", "steps", "table", "value", "warnings"]
+        ["error", "fault", "found", "incomplete", "key", "steps", "table", "value", "warnings"]
     ] * 2
     found, missing = data
     assert (found["key"], found["found"], found["error"]) == ("team@example.org", True, None)

@@ -131,6 +131,7 @@ def test_samba_evaluates_unknown_attributes_as_false(tmp_path: Path) -> None:
     schema = AD_SCHEMA
     openldap_like = lint_config(cfg, server=facts(cfg, OPENLDAP, schema)).problems
     samba = lint_config(cfg, server=facts(cfg, SAMBA, schema)).problems
+
     def levels(found: list) -> list[str]:
         return [p.level for p in found if "(mailEnabled=FALSE)" in p.message]
 

@@ -31,9 +31,9 @@ def test_writes_and_other_extended_operations_are_flagged(tmp_path: Path) -> Non
     log = tmp_path / "writes.log"
     log.write_bytes(
         READS
-        + b"6b06 0x7f conn=1000 op=7 MOD dn=\"uid=alice,ou=users,dc=example,dc=org\"\n"
+        + b'6b06 0x7f conn=1000 op=7 MOD dn="uid=alice,ou=users,dc=example,dc=org"\n'
         + b"6b06 0x7f conn=1000 op=8 EXT oid=1.3.6.1.4.1.4203.1.11.1\n"
-        + b"6b06 0x7f conn=1000 op=9 ADD dn=\"cn=x\"\n"
+        + b'6b06 0x7f conn=1000 op=9 ADD dn="cn=x"\n'
     )
     flagged = forbidden_operations(log)
     assert [line.split(" op=")[1].split()[1] for line in flagged] == ["MOD", "EXT", "ADD"]

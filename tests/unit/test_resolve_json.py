@@ -46,6 +46,8 @@ def test_resolve_json_shape(tmp_path: Path) -> None:
             "rcpt_reply",
             "recipients",
             "cannot_start",
+            "incomplete",
+            "fault",
             "steps",
         }
         assert item["cannot_start"] is None
@@ -112,6 +114,8 @@ def test_send_as_json_shape(tmp_path: Path) -> None:
             "owners",
             "smtp_reply",
             "cannot_start",
+            "incomplete",
+            "fault",
             "steps",
         }
         assert set(item) == keys and item["cannot_start"] is None
