@@ -11,12 +11,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ldapdiag.config.compose import ComposeService, load_compose
 from ldapdiag.config.envfile import parse_env_file
 from ldapdiag.config.origin import Finding, Origin
 from ldapdiag.config.settings import Setting, Settings, is_secret_variable
 from ldapdiag.errors import InputError
+
+if TYPE_CHECKING:  # compose.py needs PyYAML: imported only for --compose
+    from ldapdiag.config.compose import ComposeService
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -54,6 +57,8 @@ def collect_settings(options: SourceOptions, environ: Mapping[str, str]) -> Coll
         findings += found
     compose = None
     if options.compose is not None:
+        from ldapdiag.config.compose import load_compose
+
         compose = load_compose(options.compose, options.service, environ)
         settings = settings.layered(compose.settings)
         findings += compose.findings

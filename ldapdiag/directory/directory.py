@@ -20,8 +20,9 @@ from ldap3.core.exceptions import LDAPException
 from ldapdiag.directory import filters as f
 from ldapdiag.directory.connection import Patience, Session, open_session
 from ldapdiag.directory.faults import capped, is_fault
+from ldapdiag.directory.ldap3_filter import SearchSpec, search_pages
 from ldapdiag.directory.ldap3_filter import search as send_search
-from ldapdiag.directory.ldap3_filter import search_pages
+from ldapdiag.directory.ldap3_filter import search_many as send_many
 from ldapdiag.directory.policy import ConnectionPolicy
 from ldapdiag.directory.problems import DirectoryProblem, Problem, from_exception, from_result
 from ldapdiag.directory.readonly import WHOAMI_OID
@@ -69,9 +70,12 @@ class Entry:
     raw: tuple[tuple[str, tuple[bytes, ...]], ...]  # (attribute as named by the server, values)
 
     def raw_values(self, attribute: str) -> tuple[bytes, ...]:
-        """Raw values of `attribute` (case-insensitive name; no subtypes merged)."""
+        """Raw values of `attribute` (case-insensitive name; no subtypes merged).
+
+        ldap_get_values_len(): the values of the first attribute of that name in the entry.
+        """
         wanted = attribute.lower()
-        return tuple(v for name, values in self.raw if name.lower() == wanted for v in values)
+        return next((values for name, values in self.raw if name.lower() == wanted), ())
 
     def values(self, attribute: str) -> tuple[str, ...]:
         """Values decoded as UTF-8 (undecodable bytes kept as surrogate escapes)."""
@@ -164,6 +168,8 @@ class WireSearch:
 
     event: TraceEvent
     policy: ConnectionPolicy
+    extra_ca_files: tuple[Path, ...] = ()  # --ca-file / --ca-dir the certificate was judged with
+    extra_ca_dirs: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -301,10 +307,64 @@ class Directory:
         )
         return outcome
 
+    def search_many(self, searches: Sequence[SearchSpec], window: int = 4) -> list[SearchOutcome]:
+        """Several searches pipelined on this connection (ldap3_filter.search_many); not a component's way.
+
+        Each is traced as a search; DirectoryProblem as search() raises it, the session then closed.
+        """
+        self.last_search = None
+        if not searches:
+            return []
+        session = self.connect()
+        start = time.monotonic()
+        events = [
+            TraceEvent(
+                self.component,
+                "search",
+                session.url,
+                0.0,
+                base=spec.base,
+                scope=SCOPE_NAMES[_scope(spec.scope)],
+                filter=_filter_text(spec.node),
+                attributes=tuple(spec.attributes),
+            )
+            for spec in searches
+        ]
+        try:
+            texts = [event.filter or "" for event in events]
+            results = send_many(session.connection, searches, window, texts)
+        except (LDAPException, OSError) as error:
+            problem = from_exception(error, session.url, "search", session.operation_timeout)
+            for event in events:
+                self.trace.add(_with(event, start, problem.kind.value))
+            session.closed = True
+            self._failure = DirectoryProblem(problem)
+            self._fault(problem)
+            raise self._failure from None
+        outcomes = []
+        for spec, event, result in zip(searches, events, results, strict=True):
+            outcome = _outcome(
+                result.result, result.entries, result.references, spec.base, session.url, self.policy
+            )
+            if outcome.problem is not None:
+                self._fault(outcome.problem, static_base=spec.base == self.policy.search_base)
+            self.trace.add(
+                _with(
+                    event,
+                    start,
+                    outcome.result_name,
+                    code=outcome.result_code,
+                    dns=tuple(outcome.dns),
+                    references=outcome.references + outcome.referrals,
+                )
+            )
+            outcomes.append(outcome)
+        return outcomes
+
     def _record(self, event: TraceEvent) -> None:
         """Add a search event to the trace and keep it as `last_search`."""
         self.trace.add(event)
-        self.last_search = WireSearch(event, self.policy)
+        self.last_search = WireSearch(event, self.policy, self.ca_files, self.ca_dirs)
 
     def root_dse(self) -> RootDse:
         """The root DSE (base "", scope base, (objectClass=*)), as this component's bind sees it."""
@@ -422,12 +482,32 @@ def _outcome(
     )
 
 
+def libldap_view(
+    listed: Sequence[tuple[str, Sequence[bytes]]],
+) -> tuple[tuple[str, tuple[bytes, ...]], ...]:
+    """An entry's attributes as libldap's callers see them: every attribute in server order
+    (ldap_first_attribute()/ldap_next_attribute()), each with ldap_get_values_len()'s values,
+    those of the first attribute of the same name (libldap getvalues.c compares names with
+    strcasecmp). An attribute the server repeats (slapd does, for an entry slapadd loaded from
+    an LDIF naming it on non-adjacent lines) is seen twice with the first copy's values:
+    postmap prints `a,a` for an entry sent as `mail: a`, `mail: b` (checked with postmap 3.7).
+    """
+    first: dict[str, tuple[bytes, ...]] = {}
+    view = []
+    for name, values in listed:
+        view.append((name, first.setdefault(name.lower(), tuple(values))))
+    return tuple(view)
+
+
 def _uris(response: Mapping[str, object]) -> Iterator[str]:
     for uri in response.get("uri") or ():  # type: ignore[attr-defined]
         yield str(uri)
 
 
 def _entry(response: Mapping[str, object]) -> Entry:
+    listed = response.get("raw_attribute_list")  # every attribute as sent, repeats too (ber_entry.py)
+    if listed is not None:
+        return Entry(str(response["dn"]), libldap_view(listed))  # type: ignore[arg-type]
     raw = response.get("raw_attributes") or {}
     pairs = tuple((str(name), tuple(bytes(v) for v in values)) for name, values in raw.items())  # type: ignore[attr-defined]
     return Entry(str(response.get("dn", "")), pairs)

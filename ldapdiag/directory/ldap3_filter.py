@@ -3,8 +3,10 @@
 ldap3 2.9.1 only sends filters its own parser (`ldap3.operation.search.parse_filter`) accepts, and
 that parser refuses `(|)`, `(&)` and `mail=x`, and its pyasn1 `And`/`Or` types refuse empty sets.
 So this module builds the pyasn1 `Filter` itself from a `filters` tree, with local subclasses of
-ldap3's RFC 4511 types (`SET SIZE (0..MAX)` as RFC 4526 allows), puts it in a SearchRequest and
-hands that to the connection the way `Connection.search` does (`send` + `post_send_search`).
+ldap3's RFC 4511 types (`SET SIZE (0..MAX)` as RFC 4526 allows). search() sends the same bytes
+faster: `encode_filter()` writes the filter's BER by hand (tests/unit/test_ber_encoding.py holds
+it to ldap3's encoding), carried into the SearchRequest as a pyasn1 `Any`, and the message goes
+through the strategy's `sending()` (the read-only guard) as `Connection.search` would send it.
 Nothing in ldap3 is patched; other callers of ldap3 see no change.
 
 The empty filter (`""`, see filters.EmptyFilter) makes libldap send a SearchRequest without any
@@ -16,12 +18,17 @@ sees what the server does with it (ldap3 raises LDAPSessionTerminatedByServerErr
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
 from ldap3 import BASE, DEREF_ALWAYS, DEREF_BASE, DEREF_NEVER, DEREF_SEARCH, LEVEL, SUBTREE, Connection
-from ldap3.core.exceptions import LDAPSocketOpenError
+from ldap3.core.exceptions import (
+    LDAPException,
+    LDAPSessionTerminatedByServerError,
+    LDAPSocketOpenError,
+    LDAPSocketReceiveError,
+)
 from ldap3.protocol import rfc4511 as rfc
 from ldap3.strategy.sync import SyncStrategy
 from pyasn1.type import namedtype, univ
@@ -224,6 +231,69 @@ def _extensible_match(node: f.Extensible) -> rfc.ExtensibleMatch:
 
 
 # ---------------------------------------------------------------------------------------------
+# filter tree -> BER bytes directly (what ldap3's encoder makes of to_ldap3_filter(), much faster)
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One BER element with a definite length, short form below 128 (pyasn1's encodeLength)."""
+    size = len(content)
+    if size < 0x80:
+        return bytes((tag, size)) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + content
+
+
+_AVA_TAGS: dict[type, int] = {
+    f.Equality: 0xA3,  # equalityMatch [3]
+    f.GreaterOrEqual: 0xA5,  # greaterOrEqual [5]
+    f.LessOrEqual: 0xA6,  # lessOrEqual [6]
+    f.Approx: 0xA8,  # approxMatch [8]
+}
+
+
+def encode_filter(node: f.Filter) -> bytes:
+    """The BER of the Filter ldap_pvt_put_filter() writes: byte for byte ldap3's encoding of
+    to_ldap3_filter(node) (RFC 4511 4.5.1, tags in order of the text, definite lengths)."""
+    tag = _AVA_TAGS.get(type(node))
+    if tag is not None:
+        return _tlv(tag, _tlv(0x04, node.attribute.encode()) + _tlv(0x04, node.value))  # type: ignore[attr-defined]
+    match node:
+        case f.And(children):
+            return _tlv(0xA0, b"".join(encode_filter(child) for child in children))
+        case f.Or(children):
+            return _tlv(0xA1, b"".join(encode_filter(child) for child in children))
+        case f.Not(inner):
+            return _tlv(0xA2, encode_filter(inner))
+        case f.Present(attribute):
+            return _tlv(0x87, attribute.encode())
+        case f.Substrings(attribute, initial, middle, final):
+            parts = b"" if initial is None else _tlv(0x80, initial)
+            parts += b"".join(_tlv(0x81, part) for part in middle)
+            parts += b"" if final is None else _tlv(0x82, final)
+            return _tlv(0xA4, _tlv(0x04, attribute.encode()) + _tlv(0x30, parts))
+        case f.Extensible(attribute, rule, value, dn_attributes):
+            content = _tlv(0x81, rule.encode()) if rule else b""
+            content += _tlv(0x82, attribute.encode()) if attribute else b""
+            content += _tlv(0x83, value)
+            content += b"\x84\x01\xff" if dn_attributes else b""
+            return _tlv(0xA9, content)
+        case f.EmptyFilter():
+            raise ValueError("the empty filter has no BER form: libldap leaves it out of the request")
+    raise TypeError(f"not a filter: {node!r}")
+
+
+class _EncodedFilterSearchRequest(rfc.SearchRequest):
+    """A SearchRequest whose filter is already BER (encode_filter): pyasn1 copies the bytes."""
+
+    componentType = namedtype.NamedTypes(
+        *(
+            namedtype.NamedType("filter", univ.Any()) if named.name == "filter" else named
+            for named in rfc.SearchRequest.componentType.namedTypes
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # the request
 
 
@@ -246,6 +316,32 @@ def search_request(
     request["typesOnly"] = rfc.TypesOnly(False)
     if not isinstance(node, f.EmptyFilter):
         request["filter"] = to_ldap3_filter(node)
+    selection = rfc.AttributeSelection()
+    selection.clear()
+    for position, attribute in enumerate(attributes):
+        selection[position] = rfc.Selector(attribute)
+    request["attributes"] = selection
+    return request
+
+
+def _encoded_search_request(
+    base: str,
+    scope: str | int,
+    node: f.Filter,
+    attributes: Sequence[str],
+    size_limit: int = 0,
+    time_limit: int = 0,
+    deref: str | int = DEREF_NEVER,
+) -> rfc.SearchRequest:
+    """search_request() with the filter encoded by encode_filter(): the same bytes on the wire."""
+    request = _EncodedFilterSearchRequest()
+    request["baseObject"] = rfc.LDAPDN(base)
+    request["scope"] = rfc.Scope(_lookup(SCOPES, scope, "scope"))
+    request["derefAliases"] = rfc.DerefAliases(_lookup(DEREFS, deref, "deref"))
+    request["sizeLimit"] = rfc.Integer0ToMax(size_limit)
+    request["timeLimit"] = rfc.Integer0ToMax(time_limit)
+    request["typesOnly"] = rfc.TypesOnly(False)
+    request["filter"] = univ.Any(encode_filter(node))
     selection = rfc.AttributeSelection()
     selection.clear()
     for position, attribute in enumerate(attributes):
@@ -305,18 +401,114 @@ def search(
     and auto_referrals are off for this call, so what comes back is what the server sent.
     """
     node = filter_ if isinstance(filter_, f.Filter) else parse(filter_)
-    request = search_request(base, scope, node, attributes, size_limit, time_limit, deref)
+    empty = isinstance(node, f.EmptyFilter)
+    if empty:
+        request = search_request(base, scope, node, attributes, size_limit, time_limit, deref)
+    else:
+        request = _encoded_search_request(base, scope, node, attributes, size_limit, time_limit, deref)
     _check_strategy(connection)
     with connection.connection_lock, _server_answers_only(connection):
         if connection.lazy:
             connection._fire_deferred()  # what Connection.search does first
-        if isinstance(node, f.EmptyFilter):  # no restarts: RESTARTABLE would resend its last request
-            message_id = _send_without_filter(connection, request)
-            responses = SyncStrategy.post_send_search(connection.strategy, message_id)
-        else:
-            responses = connection.post_send_search(connection.send("searchRequest", request, None))
+        # sent without ldap3's send(): no restarts (RESTARTABLE would resend its last request), and
+        # ldap3 cannot describe these requests (its decode_request needs a pyasn1 filter)
+        message_id = _send_without_filter(connection, request, "" if empty else f.encode(node))
+        responses = SyncStrategy.post_send_search(connection.strategy, message_id)
         result = dict(connection.result)
     return SearchResult(tuple(responses), result)
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """One search of search_many(): what search() takes, the filter already parsed (not empty)."""
+
+    base: str
+    scope: str | int
+    node: f.Filter
+    attributes: Sequence[str]
+    size_limit: int = 0
+    time_limit: int = 0
+    deref: str | int = DEREF_NEVER
+
+
+_NOT_FINAL = frozenset({"searchResEntry", "searchResRef", "intermediateResponse"})
+
+
+def search_many(
+    connection: Connection, searches: Sequence[SearchSpec], window: int = 4, texts: Sequence[str] = ()
+) -> list[SearchResult]:
+    """Several searches on one connection, up to `window` of them in flight (RFC 4511 4.1.1.1).
+
+    Each request is what search() sends for it; the server answers them independently and the
+    messages are sorted out by message ID. Not what postfix does (one synchronous search per
+    lookup): for the batch searches of ldap_prefetch.py, whose answers are only ever used as
+    the answers of the searches postfix sends. Any failure leaves the connection unusable
+    (an exception, as search() raises it); the caller starts again on a new one. `texts`: the
+    filters as text (f.encode), when the caller has them already.
+    """
+    requests = []
+    for position, spec in enumerate(searches):
+        if isinstance(spec.node, f.EmptyFilter):
+            raise ValueError("search_many() sends no empty filter: use search()")
+        request = _encoded_search_request(
+            spec.base, spec.scope, spec.node, spec.attributes, spec.size_limit, spec.time_limit, spec.deref
+        )
+        requests.append((request, texts[position] if texts else f.encode(spec.node)))
+    _check_strategy(connection)
+    strategy = connection.strategy
+    results: list[SearchResult | None] = [None] * len(requests)
+    pending: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+    with connection.connection_lock, _server_answers_only(connection):
+        if connection.lazy:
+            connection._fire_deferred()
+        sent = 0
+        while sent < len(requests) or pending:
+            while sent < len(requests) and len(pending) < window:
+                message_id = _send_without_filter(connection, *requests[sent])
+                pending[message_id] = (sent, [])
+                sent += 1
+            messages = strategy.receiving()
+            if not messages:
+                _terminated(connection)
+            for message in messages:
+                message_id, response = _decode_message(strategy, message)
+                slot = pending.get(message_id)
+                if slot is None:
+                    if message_id == 0 and response.get("responseName") == "1.3.6.1.4.1.1466.20036":
+                        _terminated(connection)  # RFC 4511 4.4.1 Notice of Disconnection
+                    connection.last_error = "invalid messageId received"
+                    raise LDAPSocketReceiveError(connection.last_error)
+                if response["type"] in _NOT_FINAL:
+                    slot[1].append(response)
+                    continue
+                del pending[message_id]
+                strategy._outstanding.pop(message_id, None)
+                responses = [item for item in slot[1] if item["type"] != "intermediateResponse"]
+                results[slot[0]] = SearchResult(tuple(responses), dict(response))
+        connection.result = None
+        connection.response = None
+    return [result for result in results if result is not None]
+
+
+def _decode_message(strategy: Any, message: bytes) -> tuple[int, dict[str, Any]]:
+    """(messageID, ldap3's response dict) of one received message; entries by ber_entry.py."""
+    from ldap3.utils.asn1 import decode_message_fast
+
+    from ldapdiag.directory.ber_entry import decode_entry, entry_response
+
+    entry = decode_entry(message)
+    if entry is not None:
+        return entry[0], entry_response(entry[1], entry[2])
+    decoded = decode_message_fast(message)
+    return int(decoded["messageID"]), strategy.decode_response_fast(decoded)
+
+
+def _terminated(connection: Connection) -> None:
+    """What ldap3's get_response() does when the server ends the session."""
+    with suppress(OSError, LDAPException):
+        connection.strategy.close()
+    connection.last_error = "session terminated by server"
+    raise LDAPSessionTerminatedByServerError(connection.last_error)
 
 
 PAGED_RESULTS = "1.2.840.113556.1.4.319"  # RFC 2696
@@ -374,8 +566,8 @@ def _server_answers_only(connection: Connection) -> Iterator[None]:
         connection.auto_range, connection.auto_referrals = saved
 
 
-def _send_without_filter(connection: Connection, request: rfc.SearchRequest) -> int:
-    """BaseStrategy.send() for a request ldap3 cannot describe (its decode_request needs a filter)."""
+def _send_without_filter(connection: Connection, request: rfc.SearchRequest, filter_text: str = "") -> int:
+    """BaseStrategy.send() for a request ldap3 cannot describe (no filter, or one already BER)."""
     if not connection.listening:
         raise LDAPSocketOpenError("unable to send message, socket is not open")
     strategy = connection.strategy
@@ -383,14 +575,14 @@ def _send_without_filter(connection: Connection, request: rfc.SearchRequest) -> 
     message = rfc.LDAPMessage()
     message["messageID"] = rfc.MessageID(message_id)
     message["protocolOp"] = rfc.ProtocolOp().setComponentByName("searchRequest", request)
-    connection.request = _request_dict(request)
+    connection.request = _request_dict(request, filter_text)
     strategy._outstanding[message_id] = connection.request
     strategy.sending(message)
     return message_id
 
 
-def _request_dict(request: rfc.SearchRequest) -> dict[str, Any]:
-    """ldap3's description of a search request (search_request_to_dict), with the filter ""."""
+def _request_dict(request: rfc.SearchRequest, filter_text: str = "") -> dict[str, Any]:
+    """ldap3's description of a search request (search_request_to_dict), with the filter's text."""
     return {
         "base": str(request["baseObject"]),
         "scope": int(request["scope"]),
@@ -398,7 +590,7 @@ def _request_dict(request: rfc.SearchRequest) -> dict[str, Any]:
         "sizeLimit": int(request["sizeLimit"]),
         "timeLimit": int(request["timeLimit"]),
         "typesOnly": bool(request["typesOnly"]),
-        "filter": "",
+        "filter": filter_text,
         "attributes": [str(selector) for selector in request["attributes"]],
         "type": "searchRequest",
         "controls": None,

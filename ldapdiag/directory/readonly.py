@@ -18,6 +18,8 @@ from ldap3 import AUTO_BIND_NONE, SYNC, Connection, Server
 from ldap3.core.exceptions import LDAPSocketOpenError
 from ldap3.strategy.sync import SyncStrategy
 
+from ldapdiag.directory.ber_entry import decode_entry, entry_response
+
 STARTTLS_OID = "1.3.6.1.4.1.1466.20037"
 WHOAMI_OID = "1.3.6.1.4.1.4203.1.11.3"
 ALLOWED_OPERATIONS = frozenset({"bindRequest", "searchRequest", "unbindRequest"})
@@ -53,6 +55,63 @@ class ReadOnlyStrategy(SyncStrategy):
     def sending(self, ldap_message: Any) -> None:
         check_message(ldap_message)
         super().sending(ldap_message)
+
+    def _get_response(self, message_id: int, timeout: Any) -> Any:
+        """SyncStrategy._get_response(), with searchResEntry messages decoded by ber_entry.py.
+
+        Same loop as ldap3's: messages of this request until one that is not an entry, reference
+        or intermediate response; a Notice of Disconnection or no data ends the session.
+        """
+        connection = self.connection
+        if not connection.fast_decoder or connection.usage:
+            return super()._get_response(message_id, timeout)
+        from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER
+
+        responses: list[Any] = []
+        while True:
+            messages = self.receiving()
+            if not messages:
+                return SESSION_TERMINATED_BY_SERVER
+            for message in messages:
+                if not message:
+                    continue
+                entry = decode_entry(message)
+                if entry is not None and entry[0] == message_id:
+                    responses.append(entry_response(entry[1], entry[2]))
+                    continue
+                outcome = self._other(message, message_id)
+                if outcome is None:
+                    continue
+                if not isinstance(outcome, dict):
+                    return outcome
+                responses.append(outcome)
+                if outcome["type"] not in ("searchResEntry", "searchResRef", "intermediateResponse"):
+                    responses.append(RESPONSE_COMPLETE)
+                    return responses
+
+    def _other(self, message: bytes, message_id: int) -> Any:
+        """Any other message, as SyncStrategy._get_response() treats it (ldap3's decoder)."""
+        from ldap3.core.exceptions import LDAPExtensionError, LDAPSocketReceiveError
+        from ldap3.strategy.base import SESSION_TERMINATED_BY_SERVER, TRANSACTION_ERROR
+        from ldap3.utils.asn1 import decode_message_fast
+
+        decoded = decode_message_fast(message)
+        response = self.decode_response_fast(decoded)
+        received = int(decoded["messageID"])
+        if received == message_id:
+            return response
+        if received == 0:  # RFC 4511 4.4 unsolicited notification
+            if response["responseName"] == "1.3.6.1.4.1.1466.20036":  # Notice of Disconnection
+                return SESSION_TERMINATED_BY_SERVER
+            if response["responseName"] == "2.16.840.1.113719.1.27.103.4":
+                return TRANSACTION_ERROR
+            self.connection.last_error = "unknown unsolicited notification from server"
+            raise LDAPSocketReceiveError(self.connection.last_error)
+        if response["type"] == "extendedResp":
+            self.connection.last_error = "multiple extended responses to a single extended request"
+            raise LDAPExtensionError(self.connection.last_error)
+        self.connection.last_error = "invalid messageId received"
+        raise LDAPSocketReceiveError(self.connection.last_error)
 
     def _open_socket(self, address: Any, use_ssl: bool = False, unix_socket: bool = False) -> None:
         """BaseStrategy._open_socket(): connect (each address of the name, in order), then TLS for ldaps."""

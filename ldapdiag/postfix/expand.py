@@ -157,6 +157,12 @@ class TemplateContext:
         labels: list[str],
         quote: Quote,
     ) -> str:
+        if "%" not in template:  # a static search_base: nothing to fill
+            return template
+        if template.count("%") == 1 and "%s" in template:  # e.g. (mail=%s), the result_format %s
+            before, after = template.split("%s")
+            return before + quote(value) + after
+
         def user(text: str, domain: str | None) -> str:
             return text[: len(text) - len(domain) - 1] if domain is not None else text
 

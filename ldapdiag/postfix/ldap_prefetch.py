@@ -22,16 +22,20 @@ be wrong:
 - the batch search did not succeed (a size or time limit, a referral, any error: smaller batches,
   then single keys), returned references, or returned an entry no key claims (e.g. an ACL hides
   the attribute the filter matched on);
-- the key matches more entries than the table's size_limit (the server decides what happens).
+- the key matches more entries than the table's size_limit (the server decides what happens);
+- a returned entry repeats an attribute the filter judges (the entry shows libldap's view of it,
+  the first copy's values each time, while the server matched on every copy).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ldapdiag.directory import filters as f
 from ldapdiag.directory.directory import Directory, Entry, SearchOutcome
+from ldapdiag.directory.ldap3_filter import SearchSpec
 from ldapdiag.directory.problems import DirectoryProblem
 from ldapdiag.lint.schema import Schema
 from ldapdiag.postfix.expand import quote_dn_value, quote_filter_value
@@ -39,6 +43,7 @@ from ldapdiag.postfix.keys import casefold
 from ldapdiag.postfix.ldap_table import LdapTable
 
 BATCH_SIZE = 200  # keys per batch search
+WINDOW = 4  # batch searches in flight on the connection at once (Directory.search_many)
 SIZE_LIMIT_EXCEEDED = 4
 _IGNORE_CASE = frozenset({"caseignoreia5match", "1.3.6.1.4.1.1466.109.114.2", "caseignorematch", "2.5.13.2"})
 _EXACT = frozenset({"caseexactia5match", "1.3.6.1.4.1.1466.109.114.1", "caseexactmatch", "2.5.13.5"})
@@ -46,9 +51,12 @@ _EXACT = frozenset({"caseexactia5match", "1.3.6.1.4.1.1466.109.114.1", "caseexac
 AnswerKey = tuple[str, int, str, tuple[str, ...]]
 
 
+_SIMPLE = re.compile(rb"[\x21-\x7e]+")
+
+
 def _simple(value: bytes) -> bool:
     """Printable ASCII without spaces: where slapd's normalization is only (maybe) case folding."""
-    return bool(value) and all(0x21 <= byte <= 0x7E for byte in value)
+    return _SIMPLE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -57,6 +65,7 @@ class ServerRules:
 
     schema: Schema
     judged: dict[str, bool] = field(default_factory=dict)  # lowercased type name -> ignore case
+    _types: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def read(cls, directory: Directory) -> ServerRules | None:
@@ -65,13 +74,11 @@ class ServerRules:
         if not root.readable or "openldap" not in root.vendor.lower():
             return None
         base = (root.get("subschemaSubentry") or ("cn=Subschema",))[0]
-        outcome = directory.search(
-            base, "base", "(objectClass=subschema)", ["attributeTypes", "objectClasses"], size_limit=0
-        )
+        outcome = directory.search(base, "base", "(objectClass=subschema)", ["attributeTypes"], size_limit=0)
         if not outcome.ok or not outcome.entries:
             return None
         entry = outcome.entries[0]
-        schema = Schema.from_descriptions(entry.values("attributeTypes"), entry.values("objectClasses"))
+        schema = Schema.from_descriptions(entry.values("attributeTypes"), ())  # types and rules only
         if not schema.attributes:
             return None
         return cls(schema, _judged(schema))
@@ -84,8 +91,12 @@ class ServerRules:
 
     def type_of(self, name: str) -> str | None:
         """The OID of the attribute type a returned attribute name (options allowed) belongs to."""
-        attr = self.schema.attribute(name)
-        return attr.oid if attr is not None else None
+        try:
+            return self._types[name]
+        except KeyError:
+            attr = self.schema.attribute(name)
+            oid = self._types[name] = attr.oid if attr is not None else None
+            return oid
 
 
 def _judged(schema: Schema) -> dict[str, bool]:
@@ -199,18 +210,30 @@ class _Planner:
         if self.table.keys.fold:
             key = casefold(key, self.table.keys.utf8)
         config = self.table.config
-        warnings = config.context.warnings
-        before = len(warnings)
-        try:
-            base = config.context.expand(config.search_base, key, quote=quote_dn_value)
-        finally:
-            del warnings[before:]
         query = self._expand(key)
-        if base is None or query is None:
+        if query is None:
             return None
+        base: str | None = config.search_base  # static: what expand() gives once the query expanded
+        if "%" in config.search_base:
+            warnings = config.context.warnings
+            before = len(warnings)
+            try:
+                base = config.context.expand(config.search_base, key, quote=quote_dn_value)
+            finally:
+                del warnings[before:]
+            if base is None:
+                return None
         user, _, domain = key.rpartition("@") if "@" in key else (key, "", "")
         local = _substitute(self.local, user.encode(), domain.encode())
         return _Plan(base, query, self.static, local)
+
+
+def _equality(attribute: str, value: bytes) -> f.Equality:
+    """f.Equality(attribute, value) for an attribute the marker tree's parse already checked."""
+    node = object.__new__(f.Equality)
+    object.__setattr__(node, "attribute", attribute)
+    object.__setattr__(node, "value", value)
+    return node
 
 
 def _substitute(node: f.Filter, user: bytes, domain: bytes) -> f.Filter:
@@ -221,7 +244,7 @@ def _substitute(node: f.Filter, user: bytes, domain: bytes) -> f.Filter:
                 return node
             whole = user + b"@" + domain if domain else user
             value = value.replace(_MARK_KEY.encode(), whole)
-            return f.Equality(
+            return _equality(
                 attribute, value.replace(_MARK_USER.encode(), user).replace(_MARK_DOMAIN.encode(), domain)
             )
         case f.And(children):
@@ -241,10 +264,14 @@ class _Values:
     def __init__(self, entry: Entry, rules: ServerRules, types: dict[str, bool]) -> None:
         self.values: dict[str, set[bytes]] = {}
         self.unsure: set[str] = set()
+        seen: set[str] = set()
         for name, raw in entry.raw:
             oid = rules.type_of(name)
             if oid is None or oid not in types:
                 continue
+            if name.lower() in seen:  # a repeated attribute: Entry shows libldap's view, not what
+                self.unsure.add(oid)  # the server matched (directory.libldap_view)
+            seen.add(name.lower())
             bucket = self.values.setdefault(oid, set())
             for value in raw:
                 if not _simple(value):
@@ -303,35 +330,46 @@ class _TablePrefetch:
             if plan is None or (plan.base, config.scope, plan.query, attributes) in self.answers:
                 continue
             groups.setdefault(plan.base, {})[plan.query] = plan
-        for plans in groups.values():
-            if len(plans) < 2:
-                continue  # one query: its own search is as fast
-            batch = list(plans.values())
-            for start in range(0, len(batch), BATCH_SIZE):
-                self._batch(batch[start : start + BATCH_SIZE])
+        batches = [
+            batch[start : start + BATCH_SIZE]
+            for batch in (list(plans.values()) for plans in groups.values() if len(plans) > 1)
+            for start in range(0, len(batch), BATCH_SIZE)
+        ]  # one query alone: its own search is as fast
+        outcomes = self.directory.search_many([self._request(plans) for plans in batches], WINDOW)
+        for plans, outcome in zip(batches, outcomes, strict=True):
+            self._judge(plans, outcome)
 
-    def _batch(self, plans: list[_Plan]) -> None:
-        """One search for these keys; smaller batches after a size limit; nothing known on anything else."""
+    def _request(self, plans: list[_Plan]) -> SearchSpec:
+        """The batch search for these keys: `(&STATIC(|KEYPART...))` and the attributes to judge by."""
         config = self.table.config
         first = plans[0]
         either = f.Or(tuple(plan.local for plan in plans))
         node = f.And((*first.static, either)) if first.static else either
-        leaves = [leaf for plan in plans for leaf in _leaves(plan.local)]
         wanted = list(config.attributes)
         lowered = {name.lower() for name in wanted}
-        for leaf in leaves:
-            if leaf.attribute.lower() not in lowered:
-                lowered.add(leaf.attribute.lower())
-                wanted.append(leaf.attribute)
+        for plan in plans:
+            for leaf in _leaves(plan.local):
+                if leaf.attribute.lower() not in lowered:
+                    lowered.add(leaf.attribute.lower())
+                    wanted.append(leaf.attribute)
+        return SearchSpec(first.base, config.scope, node, wanted, 0, config.timeout, config.dereference)
+
+    def _batch(self, plans: list[_Plan]) -> None:
+        """One search for these keys; smaller batches after a size limit; nothing known on anything else."""
+        spec = self._request(plans)
         outcome = self.directory.search(
-            first.base,
-            config.scope,
-            node,
-            wanted,
-            size_limit=0,
-            time_limit=config.timeout,
-            deref=config.dereference,
+            spec.base,
+            spec.scope,
+            spec.node,
+            spec.attributes,
+            size_limit=spec.size_limit,
+            time_limit=spec.time_limit,
+            deref=spec.deref,  # type: ignore[arg-type]
         )
+        self._judge(plans, outcome)
+
+    def _judge(self, plans: list[_Plan], outcome: SearchOutcome) -> None:
+        """A batch's answer: known answers for its keys, or smaller batches after a size limit."""
         if outcome.result_code == SIZE_LIMIT_EXCEEDED and len(plans) > 1:
             half = len(plans) // 2
             self._batch(plans[:half])

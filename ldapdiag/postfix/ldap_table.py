@@ -11,8 +11,7 @@ Every failure that postfix turns into a temporary failure is an error with postf
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -118,6 +117,7 @@ class LdapTable:
         self.domains = domains
         self._opened = False
         self._phases: dict[int, tuple[DirectoryProblem, str]] = {}
+        self._indexes: dict[str, int] = {}  # returned attribute name -> its place in cfg.attributes
         # Answers known before asking (ldap_prefetch.py): (base, scope, filter, attributes) -> the
         # outcome the server gave; None (the default) sends every search, as dict_ldap does.
         self.answers: dict[tuple[str, int, str, tuple[str, ...]], SearchOutcome] | None = None
@@ -131,11 +131,14 @@ class LdapTable:
         if not self._opened:
             self._opened = True
             state.steps += [self._log(line) for line in self.config.warnings]
+        previous = sys.getrecursionlimit()  # room for dict_ldap_get_values() recursing deep
+        sys.setrecursionlimit(max(previous, min(8 * self.config.recursion_limit + 2000, 100_000)))
         try:
-            with _deep_recursion(self.config.recursion_limit):
-                self._lookup(state)
+            self._lookup(state)
         except _Failed as failed:
             self._fail(state, failed.line)
+        finally:
+            sys.setrecursionlimit(previous)
         if state.error is None and state.result and self.keys.utf8 and not is_valid_utf8(state.result):
             self._fail(
                 state,
@@ -311,22 +314,25 @@ class LdapTable:
         attributes: Sequence[str],
     ) -> SearchOutcome:
         """search_st(): one search with the table's limits; no answer at all is an error."""
-        step = QueryStep(
-            self.name,
-            "search",
-            f"filter {query!r}",
-            base=base,
-            scope=SCOPE_NAMES[scope],
-            filter=query,
-            attributes=tuple(attributes),
-        )
+
+        def step() -> QueryStep:  # what the steps show of a search that did not return
+            return QueryStep(
+                self.name,
+                "search",
+                f"filter {query!r}",
+                base=base,
+                scope=SCOPE_NAMES[scope],
+                filter=query,
+                attributes=tuple(attributes),
+            )
+
         if self.config.timeout == 0:
-            state.steps.append(step)
+            state.steps.append(step())
             raise _SearchFailed(msg.LDAP_PARAM_ERROR)
         answer_key = (base, scope, query, tuple(attributes))
         known = self.answers.get(answer_key) if self.answers is not None else None
         if known is None and _bad_filter(query):
-            state.steps.append(step)
+            state.steps.append(step())
             raise _SearchFailed(msg.LDAP_FILTER_ERROR)
         try:
             outcome = known or directory.search(
@@ -339,7 +345,7 @@ class LdapTable:
                 deref=self.config.dereference,
             )
         except DirectoryProblem as problem:
-            state.steps.append(replace(step, wire=getattr(directory, "last_search", None)))
+            state.steps.append(replace(step(), wire=getattr(directory, "last_search", None)))
             if problem.problem.phase != "search":
                 raise _Failed(self._connect_failure(problem, "connect")) from None
             raise _SearchFailed(_search_code(problem, query)) from None
@@ -425,9 +431,11 @@ class LdapTable:
     ) -> None:
         cfg = self.config
         attributes = cfg.attributes
-        index = next(
-            (i for i, wanted in enumerate(attributes) if _subtype(wanted, name) > 0), len(attributes)
-        )
+        index = self._indexes.get(name)
+        if index is None:
+            index = self._indexes[name] = next(
+                (i for i, wanted in enumerate(attributes) if _subtype(wanted, name) > 0), len(attributes)
+            )
         n_terminal, n_leaf = len(cfg.terminal_attributes), len(cfg.leaf_attributes)
         if index < cfg.num_attributes or is_terminal:
             if (is_terminal and index >= n_terminal) or (not is_leaf and index < n_terminal + n_leaf):
@@ -564,17 +572,6 @@ class LdapTable:
     def _log(self, line: str) -> QueryStep:
         """A line postfix logs (`warning: ...`), kept in the steps."""
         return QueryStep(self.name, "log", line)
-
-
-@contextmanager
-def _deep_recursion(levels: int) -> Iterator[None]:
-    """Room for dict_ldap_get_values() recursing `levels` deep (a few Python frames per level)."""
-    previous = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(previous, min(8 * levels + 2000, 100_000)))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(previous)
 
 
 def _subtype(wanted: str, returned: str) -> int:

@@ -111,6 +111,7 @@ class DirectoryPool:
     ldap_conf: LdapConf | None = None
     local_fqdn: str | None = None
     _directories: dict[tuple[object, ...], Directory] = field(default_factory=dict)
+    _known: dict[int, tuple[ConnectionPolicy, Directory]] = field(default_factory=dict)  # by id(policy)
 
     def policy(self, conf: ConfFile, version: int) -> ConnectionPolicy:
         """The ConnectionPolicy of one ldap table, with Debian's protocol version default."""
@@ -124,13 +125,18 @@ class DirectoryPool:
 
     def directory(self, policy: ConnectionPolicy) -> Directory:
         """The shared Directory for this connection."""
+        known = self._known.get(id(policy))  # lookups ask once per key: no connection_key() each time
+        if known is not None and known[0] is policy:
+            return known[1]
         key = policy.connection_key()
         if key not in self._directories:
             self._directories[key] = Directory(policy, self.trace, self.ca_files, self.ca_dirs)
+        self._known[id(policy)] = (policy, self._directories[key])
         return self._directories[key]
 
     def reset(self, policy: ConnectionPolicy) -> None:
         """Tear the shared connection down: the next user connects (and binds) again."""
+        self._known.clear()
         directory = self._directories.pop(policy.connection_key(), None)
         if directory is not None:
             directory.close()
@@ -140,6 +146,7 @@ class DirectoryPool:
         for directory in self._directories.values():
             directory.close()
         self._directories.clear()
+        self._known.clear()
 
 
 @dataclass(frozen=True)

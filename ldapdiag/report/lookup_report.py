@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from ldapdiag.directory.faults import Fault, summary
-from ldapdiag.explain.model import Lookup
 from ldapdiag.postfix.tables import LookupResult, QueryStep
-from ldapdiag.report.explain_report import explain_section, with_explain
+
+if TYPE_CHECKING:  # --explain only: imported when asked for
+    from ldapdiag.explain.model import Lookup
 
 
 def _bytes(text: str) -> bytes:
@@ -88,6 +90,8 @@ def print_lookup(
     explain: Sequence[Sequence[Lookup]] | None = None,
 ) -> None:
     """Print the answers (stdout) and postfix's log lines (stderr); --explain: the queries after them."""
+    if explain is not None:
+        from ldapdiag.report.explain_report import explain_section, with_explain
     if output_format == "json":
         text = render_json(results, faults)
         click.echo(text if explain is None else with_explain(text, explain), nl=False)
