@@ -22,7 +22,7 @@ from typing import Literal
 
 from ldapdiag.config.model import MailServerConfig
 from ldapdiag.directory.directory import Directory, RootDse
-from ldapdiag.directory.faults import FaultLog, capped, is_fault
+from ldapdiag.directory.faults import ANSWERED, FaultLog, capped, is_fault
 from ldapdiag.directory.ldapconf import LdapConf, read_ldap_conf
 from ldapdiag.directory.policies import connection_policies
 from ldapdiag.directory.policy import ConnectionPolicy, PolicyFailure
@@ -172,7 +172,10 @@ def check_config(
     startup = startup_problems(config)
     stopped = {problem.component for problem in startup if problem.stops_component}
 
+    answered = ANSWERED.get()  # shared with the worker threads: which servers answered in this run
+
     def one(group: Sequence[ConnectionPolicy | PolicyFailure]) -> ComponentCheck:
+        ANSWERED.set(answered)
         if group[0].component in stopped:  # it never connects: nothing to check but why
             return ComponentCheck(group[0].component, tuple(item.source for item in group), None)
         return _check_group(group, ca_files, ca_dirs, max_wait)

@@ -26,9 +26,10 @@ class LdapdiagGroup(click.Group):
     """A click group that turns every ldapdiag error into one line on stderr and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ldapdiag.directory.faults import MAX_WAIT
+        from ldapdiag.directory.faults import ANSWERED, MAX_WAIT
 
         token = MAX_WAIT.set(None)  # --timeout sets it for this invocation only
+        answered = ANSWERED.set(set())  # servers that answered in this invocation
         try:
             return super().invoke(ctx)
         except LdapdiagError as error:
@@ -49,6 +50,7 @@ class LdapdiagGroup(click.Group):
             ctx.exit(EXIT_CANNOT_CHECK)
         finally:
             MAX_WAIT.reset(token)
+            ANSWERED.reset(answered)
 
 
 def config_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -25,7 +25,7 @@ from ldap3 import NONE, Server
 from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 from ldap3.protocol import rfc4511 as rfc
 
-from ldapdiag.directory.faults import FaultLog
+from ldapdiag.directory.faults import FaultLog, answered_before, note_answer
 from ldapdiag.directory.policy import ConnectionPolicy
 from ldapdiag.directory.problems import (
     DirectoryProblem,
@@ -409,7 +409,9 @@ def _bind(session: Session, trace: Trace) -> None:
     try:
         connection.post_send_single_response(connection.send("bindRequest", request, None))
     except (LDAPException, OSError) as error:
-        problem = _closed_hint(from_exception(error, session.url, "bind", session.operation_timeout), session)
+        problem = _closed_hint(
+            from_exception(error, session.url, "bind", session.operation_timeout), session, trace
+        )
         trace.add(_event(session, "bind", start, problem.kind.value, bind_dn=bind.dn))
         raise DirectoryProblem(problem) from None
     finally:
@@ -417,6 +419,7 @@ def _bind(session: Session, trace: Trace) -> None:
         del request, secret
     result = connection.result or {}
     code = int(result.get("result", 80))
+    note_answer(session.url)
     connection.bound = code == 0
     session.bind_result = code
     trace.add(_event(session, "bind", start, _name(result), code, bind_dn=bind.dn))
@@ -426,11 +429,16 @@ def _bind(session: Session, trace: Trace) -> None:
         raise DirectoryProblem(problem)
 
 
-def _closed_hint(problem: Problem, session: Session) -> Problem:
-    """A plain request answered by a hang-up: most likely an ldaps port reached with ldap://."""
-    if problem.kind is ProblemKind.SERVER_CLOSED and session.tls_mode == "none":
-        return plain_answer_from_tls_port(session.url)
-    return problem
+def _closed_hint(problem: Problem, session: Session, trace: Trace) -> Problem:
+    """A plain request answered by a hang-up: most likely an ldaps port reached with ldap://,
+    unless that server gave an LDAP answer earlier in this run (then it was cut, not TLS)."""
+    if problem.kind is not ProblemKind.SERVER_CLOSED or session.tls_mode != "none":
+        return problem
+    if answered_before(session.url) or any(
+        event.server == session.url and event.result_code is not None for event in trace.events
+    ):
+        return problem
+    return plain_answer_from_tls_port(session.url)
 
 
 def _name(result: dict[str, object]) -> str:

@@ -25,6 +25,23 @@ from ldapdiag.directory.problems import Problem, ProblemKind
 
 # The longest ldapdiag waits for one answer, set by `--timeout` (None: the components' own).
 MAX_WAIT: ContextVar[float | None] = ContextVar("ldapdiag_max_wait", default=None)
+# The servers that gave an LDAP answer in this run, whichever component asked (set per command by
+# the CLI): a later hang-up from one of them is a cut, not a plain request sent to an ldaps port.
+ANSWERED: ContextVar[set[str] | None] = ContextVar("ldapdiag_answered", default=None)
+
+
+def note_answer(server: str) -> None:
+    """`server` gave an LDAP answer (a bind result) in this run."""
+    answered = ANSWERED.get()
+    if answered is not None:
+        answered.add(server)
+
+
+def answered_before(server: str) -> bool:
+    """Whether `server` gave an LDAP answer earlier in this run."""
+    answered = ANSWERED.get()
+    return answered is not None and server in answered
+
 
 _ANSWERED_NOT_FAULTS = frozenset(
     {

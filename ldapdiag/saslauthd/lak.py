@@ -6,7 +6,8 @@ the realm; a "%" at the very end appends the text since the last token once more
 `lak_authenticate()` with its single retry, `lak_retrieve()` (search as ldap_bind_dn; exactly
 one entry), `lak_auth_bind()`,
 `lak_auth_custom()` + `lak_check_password()` (the LAST value of the password attribute),
-`lak_auth_fastbind()`, and saslauthd/ipc_unix.c `do_request()` (empty login or password: NO).
+`lak_auth_fastbind()`, and saslauthd/ipc_unix.c `do_request()` (a field over MAX_REQ_LEN bytes,
+an empty login or password: NO without a search).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from ldapdiag.dovecot import libcrypt
 from ldapdiag.dovecot.ldap_search import DirectoryFactory
 
 LAK_BUF_LEN = 128  # lak_user() copies the password into this buffer
+# saslauthd-main.h: do_request() (ipc_unix.c) answers NO, without any search, to a login, password,
+# service or realm longer than this many bytes (checked: a 257-byte local part through postfix's
+# SMTP AUTH reaches no search, 256 bytes does; tests/integration/test_sasl_request_limits.py)
+MAX_REQ_LEN = 256
 _BIND_FAIL_CODES = frozenset({49, 50, 34, 80})  # lak_bind(): LAK_BIND_FAIL, no retry
 _NOT_FOUND_CODES = frozenset({3, 51, 52, 50})  # lak_retrieve(): LAK_USER_NOT_FOUND, no retry
 
@@ -167,6 +172,9 @@ def lak_authenticate(
     service: str = "smtp",
 ) -> LakOutcome:
     """do_request() + lak_authenticate(): OK or NO for one login as saslauthd receives it."""
+    for name, value in (("login", login), ("password", password), ("service", service), ("realm", realm)):
+        if request_length(value) > MAX_REQ_LEN:  # do_request() reads all four, then checks for NULL
+            return LakOutcome(False, f"{name} exceeded MAX_REQ_LEN: {MAX_REQ_LEN}")
     if not login:
         return LakOutcome(False, "NULL login received")
     if not password:
@@ -192,6 +200,11 @@ def lak_authenticate(
         outcome.reason = ""
         return outcome
     return outcome
+
+
+def request_length(value: str) -> int:
+    """The counted length the saslauthd client sends: strlen() of the bytes (a NUL ends it)."""
+    return len(value.encode("utf-8", "surrogateescape").split(b"\0", 1)[0])
 
 
 def _bind_as(factory: DirectoryFactory, policy: ConnectionPolicy, dn: str, password: str) -> Directory:

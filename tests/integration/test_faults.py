@@ -45,6 +45,7 @@ COMMANDS: dict[str, list[str]] = {
     "login": ["login", "alice@example.org", "--password-file", "{pw}"],
     "user": ["user", "alice@example.org"],
     "run": ["run", "{expect}"],
+    "audit": ["audit"],
 }
 EXPECT = """\
 deliver:
@@ -237,7 +238,10 @@ def test_server_closes_after_the_bind(
 ) -> None:
     relay = Relay(basic_setup_directory.ldap_url, allow=1)  # the bind goes through, then it dies
     try:
-        assert_fault(*ldapdiag(tmp_path, command, relay.url), relay.url.removeprefix("ldap://"))
+        result = ldapdiag(tmp_path, command, relay.url)
+        assert_fault(*result, relay.url.removeprefix("ldap://"))
+        if command != "check":  # check's components connect at once: none may have had an answer
+            assert "is this an ldaps:// port" not in result[2]  # it had answered: a cut, not TLS
     finally:
         relay.kill()
 
@@ -308,7 +312,7 @@ def test_bind_dn_missing(tmp_path: Path, command: str, basic_setup_directory: Ru
     assert_fault(*ldapdiag(tmp_path, command, basic_setup_directory.ldap_url, *extra), "invalid credentials")
 
 
-@pytest.mark.parametrize("command", ["check", "lookup", "resolve", "send-as", "login", "user", "run"])
+@pytest.mark.parametrize("command", ALL)
 def test_search_base_missing(tmp_path: Path, command: str, basic_setup_directory: RunningDirectory) -> None:
     extra = ["--set", "LDAP_SEARCH_BASE=ou=gone,dc=example,dc=org"]
     result = ldapdiag(tmp_path, command, basic_setup_directory.ldap_url, *extra)
@@ -379,6 +383,32 @@ def test_run_killed_mid_way_passes_what_was_checked(
     assert statuses[0] == "pass" and set(statuses[1:]) == {"error"}, statuses
 
 
+def test_audit_killed_mid_way_keeps_what_was_checked(
+    tmp_path: Path, basic_setup_directory: RunningDirectory
+) -> None:
+    """Audit streams JSON Lines: the first address, answered before the cut, stays as it was
+    (checked, not incomplete); addresses met after it are incomplete with the fault, never a
+    bounce, unless every answer they need was already in hand (an alias of a mailbox already
+    looked up); addresses enumerated but not yet audited are still listed; the summary says so."""
+    whole = _requests_for(tmp_path, basic_setup_directory, ["audit"])
+    relay = Relay(basic_setup_directory.ldap_url, allow=whole // 2)
+    try:
+        code, out, err, elapsed = ldapdiag(tmp_path, "audit", relay.url, json_out=True)
+    finally:
+        relay.kill()
+    assert_fault(code, out, err, elapsed, relay.url.removeprefix("ldap://"))
+    assert "ldaps://" not in err  # the server had answered: a cut, not an ldaps port
+    *addresses, summary = [json.loads(line) for line in out.splitlines()]
+    flags = [line["incomplete"] for line in addresses]
+    assert flags[0] is False and True in flags, flags
+    for line in addresses:
+        if line["incomplete"]:
+            assert line["fault"] and not line["checked"] and line["verdict"] != "bounce", line
+        else:
+            assert line["checked"] and line["fault"] is None, line
+    assert summary["incomplete"] is True and summary["exit_code"] == 2
+
+
 # --- failover: the first server is down --------------------------------------------------------------
 
 
@@ -414,3 +444,39 @@ def test_failover_like_postmap_and_says_which_server_answered(
         assert elapsed <= TIMEOUT + 1
     code, out, err, _ = ldapdiag(tmp_path, "lookup", both)
     assert out.splitlines()[0] == "alice@example.org\talice@example.org"
+
+
+def test_failover_like_dovecot_and_saslauthd_and_says_which_server_answered(
+    tmp_path: Path, basic_setup_directory: RunningDirectory, closed_port: int
+) -> None:
+    """dovecot `uris` and saslauthd `ldap_servers` with two servers, the first down: the real
+    doveadm and testsaslauthd answer from the second (libldap tries the list in order), and so does
+    ldapdiag, naming the server that answered for each component."""
+    from tests.integration.test_faults_limits import doveadm_user
+    from tests.oracles.saslauthd import SaslauthdSandbox
+
+    down, up = f"ldap://127.0.0.1:{closed_port}", basic_setup_directory.ldap_url
+    both = f"{down} {up}"
+    user_filter = "(&(objectClass=inetOrgPerson)(mail=%s))"  # basic-setup's DOVECOT_USER_FILTER
+    assert doveadm_user(both, "dc=example,dc=org", user_filter, "alice@example.org") == (0, "")
+    conf = (
+        f"ldap_servers: {both}\nldap_auth_method: bind\nldap_bind_dn: cn=admin,ou=users,dc=example,dc=org\n"
+        "ldap_bind_pw: mypassword\nldap_search_base: dc=example,dc=org\n"
+        "ldap_filter: (&(mail=%U@example.org)(objectClass=inetOrgPerson))\nldap_referrals: yes\n"
+    )
+    with SaslauthdSandbox(conf) as saslauthd:
+        assert saslauthd.answer("alice", "example.org", ALICE_PW) == "OK"
+    # only dovecot and saslauthd get two servers; postfix keeps the one that answers
+    extra = ["--set", f"DOVECOT_URIS={both}", "--set", f"SASLAUTHD_LDAP_SERVER={both}"]
+    code, out, err, elapsed = ldapdiag(tmp_path, "login", up, *extra, json_out=True)
+    assert code in (0, 1) and "could not check" not in err and "Traceback" not in out + err, err
+    login = json.loads(out)
+    assert login["passdb"]["result"] == "ok" and login["smtp_auth"]["ok"] is True, login
+    for component in ("dovecot", "saslauthd"):
+        assert f"ldapdiag: note: {component}: {down}: connection refused" in err, err
+        assert any(
+            line.startswith(f"ldapdiag: note: {component}:") and line.endswith(f"{up} answered")
+            for line in err.splitlines()
+        ), err
+    assert "note: postfix" not in err
+    assert elapsed <= TIMEOUT + 1
