@@ -7,6 +7,8 @@ entries of `entries` under the base that match the filter (evaluated with ldapdi
 parser: equality and substrings case-insensitively, presence, and/or/not), but
 - at most `max_page_size` entries without a paged-results control, then sizeLimitExceeded (4),
   as MaxPageSize does; a client sizeLimit below that is honoured the same way;
+- with a paged-results control (RFC 2696), pages of the size asked for, at most `max_page_size`
+  (a DC lowers a larger page size to MaxPageSize), the cookie being the offset of the next page;
 - of a multi-valued attribute more than `max_val_range` values are sent as
   `NAME;range=0-(max_val_range - 1)` with the first values only, as MaxValRange does.
 Requests are decoded and replies encoded by hand (BER, RFC 4511): only what these tests send.
@@ -17,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ldapdiag.directory import filters as f
 
@@ -50,6 +52,25 @@ def _message(message_id: int, op: bytes) -> bytes:
 
 def _result(tag: int, code: int, message: str = "") -> bytes:
     return _tlv(tag, _int(0x0A, code) + _octets("") + _octets(message))
+
+
+def _paged_done(message_id: int, code: int, cookie: bytes) -> bytes:
+    """SearchResultDone carrying the paged-results response control (RFC 2696: size 0, the cookie)."""
+    value = _tlv(0x30, _int(0x02, 0) + _tlv(0x04, cookie))
+    control = _tlv(0x30, _octets(PAGED_RESULTS) + _tlv(0x04, value))
+    return _tlv(0x30, _int(0x02, message_id) + _result(0x65, code) + _tlv(0xA0, control))
+
+
+def _page_request(controls: bytes) -> tuple[int, bytes] | None:
+    """(page size, cookie) of a request's paged-results control, None without one."""
+    for _tag, control in _elements(controls):
+        parts = _elements(control)
+        if parts[0][1] != PAGED_RESULTS.encode():
+            continue
+        value = next((c for t, c in parts[1:] if t == 0x04), b"")
+        size, cookie = _elements(_elements(value)[0][1])
+        return int.from_bytes(size[1], "big"), cookie[1]
+    return None
 
 
 def _entry(dn: str, attributes: list[tuple[str, Sequence[str]]]) -> bytes:
@@ -137,15 +158,23 @@ def _search_request(content: bytes) -> tuple[str, int, int, f.Filter, list[str]]
     )
 
 
+def lowered(attributes: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """An entry's attributes with names and values lowercased (what matches() compares)."""
+    return {name.lower(): [v.lower() for v in vals] for name, vals in attributes.items()}
+
+
 def matches(node: f.Filter, attributes: Mapping[str, Sequence[str]]) -> bool:
     """The filter on one entry (attribute names case-insensitive, values compared case-insensitively)."""
-    values = {name.lower(): [v.lower() for v in vals] for name, vals in attributes.items()}
+    return _matches(node, lowered(attributes))
+
+
+def _matches(node: f.Filter, values: dict[str, list[str]]) -> bool:
     if isinstance(node, f.And):
-        return all(matches(child, attributes) for child in node.filters)
+        return all(_matches(child, values) for child in node.filters)
     if isinstance(node, f.Or):
-        return any(matches(child, attributes) for child in node.filters)
+        return any(_matches(child, values) for child in node.filters)
     if isinstance(node, f.Not):
-        return not matches(node.filter, attributes)
+        return not _matches(node.filter, values)
     if isinstance(node, f.Present):
         return node.attribute.lower() in values or node.attribute.lower() == "objectclass"
     if isinstance(node, f.Equality):
@@ -178,6 +207,16 @@ class FakeAdServer:
         self.max_val_range = max_val_range
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.searches: list[str] = []
+        self._lowered = {dn: lowered(attrs) for dn, attrs in self.entries.items()}
+        self._dns: dict[str, list[str]] = {}
+        for dn in self.entries:
+            self._dns.setdefault(dn.lower(), []).append(dn)
+        self._index: dict[tuple[str, str], list[str]] = {}  # (attribute, value) -> DNs, entry order
+        for dn, values in self._lowered.items():
+            for name, vals in values.items():
+                for value in dict.fromkeys(vals):
+                    self._index.setdefault((name, value), []).append(dn)
+        self.pages: list[tuple[str, int, int]] = []  # paged searches: (filter, page size, offset)
 
     @property
     def url(self) -> str:
@@ -210,33 +249,57 @@ class FakeAdServer:
                 if op == 0x60:  # bindRequest
                     conn.sendall(_message(message_id, _result(0x61, 0)))
                 elif op == 0x63:  # searchRequest
-                    paged = PAGED_RESULTS.encode() in controls
-                    conn.sendall(self._search(message_id, content, paged))
+                    conn.sendall(self._search(message_id, content, _page_request(controls)))
                 elif op == 0x42:  # unbindRequest
                     return
                 else:
                     conn.sendall(_message(message_id, _result(0x78, 53, "unwilling")))
 
-    def _search(self, message_id: int, request: bytes, paged: bool) -> bytes:
+    def _search(self, message_id: int, request: bytes, paged: tuple[int, bytes] | None) -> bytes:
         base, scope, size_limit, node, attributes = _search_request(request)
         base = base.lower()
         self.searches.append(f.encode(node))
         wanted = [a.lower() for a in attributes]
         found = []
-        for dn, attributes in self.entries.items():
+        indexed = self._candidates(node) if scope != 0 else None
+        candidates: Iterable[str] = self._dns.get(base, []) if scope == 0 else self.entries
+        if indexed is not None:
+            candidates = indexed
+        for dn in candidates:
             key = dn.lower()
             in_scope = key == base if scope == 0 else (key == base or key.endswith("," + base))
-            if in_scope and matches(node, attributes):
-                found.append((dn, attributes))
-        if scope == 0 and not found and base not in {dn.lower() for dn in self.entries}:
+            if in_scope and _matches(node, self._lowered[dn]):
+                found.append((dn, self.entries[dn]))
+        if scope == 0 and not found and base not in self._dns:
             return _message(message_id, _result(0x65, 32, "no such object"))
-        limits = [n for n in (size_limit, 0 if paged else self.max_page_size) if n]
+        if paged is not None:
+            size = min(paged[0] or self.max_page_size, self.max_page_size)
+            start = int(paged[1] or b"0")
+            self.pages.append((f.encode(node), size, start))
+            out = b"".join(
+                _message(message_id, _entry(dn, self._attributes(attributes, wanted)))
+                for dn, attributes in found[start : start + size]
+            )
+            cookie = str(start + size).encode() if start + size < len(found) else b""
+            return out + _paged_done(message_id, 0, cookie)
+        limits = [n for n in (size_limit, self.max_page_size) if n]
         limit = min(limits) if limits else None
         out = b""
         for dn, attributes in found[:limit]:
             out += _message(message_id, _entry(dn, self._attributes(attributes, wanted)))
         code = 4 if limit is not None and len(found) > limit else 0
         return out + _message(message_id, _result(0x65, code))
+
+    def _candidates(self, node: f.Filter) -> list[str] | None:
+        """The entries an equality assertion of the filter (or of its AND) allows; None: all of them."""
+        if isinstance(node, f.Equality) and node.attribute.lower() != "objectclass":
+            return self._index.get((node.attribute.lower(), node.value.decode().lower()), [])
+        if isinstance(node, f.And):
+            for child in node.filters:
+                found = self._candidates(child)
+                if found is not None:
+                    return found
+        return None
 
     def _attributes(
         self, attributes: Mapping[str, Sequence[str]], wanted: list[str]

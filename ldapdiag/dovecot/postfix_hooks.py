@@ -12,6 +12,7 @@ from ldapdiag.config.model import MailServerConfig
 from ldapdiag.dovecot.engine import DovecotAuth
 from ldapdiag.dovecot.ldap_search import DirectoryFactory
 from ldapdiag.dovecot.lmtp import lmtp_rcpt
+from ldapdiag.dovecot.lookups import PassdbOutcome
 from ldapdiag.postfix.delivery import LmtpAnswer, LmtpHook
 from ldapdiag.postfix.sender_login import DovecotNameHook
 
@@ -36,14 +37,18 @@ def lmtp_hook(factory: DirectoryFactory) -> LmtpHook:
     return answer
 
 
-def sasl_name_hook(factory: DirectoryFactory) -> DovecotNameHook:
-    """The name dovecot's auth answers postfix with: a passdb lookup as service smtp (None if unknown)."""
+def sasl_name_hook(factory: DirectoryFactory, record: list[PassdbOutcome] | None = None) -> DovecotNameHook:
+    """The name dovecot's auth answers postfix with: a passdb lookup as service smtp (None if unknown).
+
+    record: where the passdb lookups are kept (send-as --explain shows them)."""
 
     def name(config: MailServerConfig, login: str) -> str | None:
         if config.dovecot_ldap is None:
             return None
         with DovecotAuth(config, factory) as auth:
             passdb, _ = auth.lookup(login, service="smtp")
+        if record is not None:
+            record.append(passdb)
         return passdb.user if passdb.result == "ok" else None
 
     return name

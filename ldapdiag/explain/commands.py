@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from shlex import quote
 
+from ldapdiag.directory.directory import WireSearch
+from ldapdiag.directory.ldapconf import TlsLevel
 from ldapdiag.explain.model import Query
 
 BIND_PASSWORD_PLACEHOLDER = "/path/to/bind-password-file"
@@ -22,7 +24,8 @@ def ldapsearch(query: Query, password_file: str | None) -> list[str] | None:
 
     None when the search never reached a server (no URI to name). The TLS checks follow the
     component: one that does not verify certificates (postfix's default tls_require_cert = no) gets
-    LDAPTLS_REQCERT=never in front, as libldap then behaves for it.
+    LDAPTLS_REQCERT=never in front, as libldap then behaves for it; one that does gets the CAs it
+    trusts (tls_trust()).
     """
     wire = query.wire
     if wire is None:
@@ -32,6 +35,8 @@ def ldapsearch(query: Query, password_file: str | None) -> list[str] | None:
     uses_tls = policy.start_tls or wire.event.server.startswith("ldaps://")
     if uses_tls and not policy.tls.verifies:
         units.append("LDAPTLS_REQCERT=never")
+    elif uses_tls:
+        units += tls_trust(wire)
     units += ["ldapsearch", f"-H {quote(wire.event.server)}", "-x"]
     if policy.start_tls:
         units.append("-ZZ")
@@ -50,6 +55,28 @@ def ldapsearch(query: Query, password_file: str | None) -> list[str] | None:
         units.append(f"-a {DEREF_NAMES[policy.deref]}")
     units.append(quote(query.filter or ""))
     units += [quote(attribute) for attribute in query.attributes]
+    return units
+
+
+def tls_trust(wire: WireSearch) -> list[str]:
+    """LDAPTLS_REQCERT (when not libldap's default demand), LDAPTLS_CACERT and LDAPTLS_CACERTDIR
+    for a component that checks certificates: the CA file and directory it names (dovecot
+    tls_ca_cert_file/dir, saslauthd ldap_tls_cacert_file/dir, postfix tls_ca_cert_file/dir, else
+    ldap.conf's TLS_CACERT/TLS_CACERTDIR), ldapdiag's --ca-file/--ca-dir in their place when given
+    (the copy on this machine). libldap reads these variables over ldap.conf (ldap_int_initialize
+    reads LDAP* from the environment last). A component that names no CA trusts none: nothing added,
+    as ldapdiag's own verdict adds no --ca-file then either (connection.py)."""
+    tls = wire.policy.tls
+    units = [] if tls.chain == TlsLevel.DEMAND else [f"LDAPTLS_REQCERT={tls.chain.word}"]
+    if not tls.ca_sources:
+        return units
+    own = {kind: [s.path for s in tls.ca_sources if s.kind == kind] for kind in ("file", "dir")}
+    files = [str(path) for path in wire.extra_ca_files] or own["file"]
+    dirs = [str(path) for path in wire.extra_ca_dirs] or own["dir"]
+    if files:
+        units.append(f"LDAPTLS_CACERT={quote(files[0])}")
+    if dirs:
+        units.append(f"LDAPTLS_CACERTDIR={quote(dirs[0])}")
     return units
 
 

@@ -145,6 +145,21 @@ def smtp_auth(
     return lookup and [lookup]
 
 
+def sasl_passdb(config: MailServerConfig, outcomes: list[PassdbOutcome], login: str) -> list[Lookup]:
+    """Dovecot SASL (postfix's smtpd_sasl_type = dovecot): the passdb lookup as service smtp that
+    gives postfix its sasl_username (auth_username_format, a `user` field renaming the login)."""
+    out = []
+    for outcome in outcomes[:1]:
+        lookup = passdb(config, outcome, login, "smtp", False)
+        name = outcome.user if outcome.result == "ok" else "(none: AUTH fails)"
+        lookup.notes.append(
+            f"dovecot SASL: postfix/submission/smtpd asks this at AUTH (the client's password is not "
+            f"known to ldapdiag); postfix's sasl_username: {name}"
+        )
+        out.append(lookup)
+    return out
+
+
 def from_login_report(
     config: MailServerConfig, report: LoginReport, password_file: str | None
 ) -> list[Lookup]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from ldapdiag.config.model import MailServerConfig
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import directory_factory
+from ldapdiag.dovecot.lookups import PassdbOutcome
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
 from ldapdiag.postfix.address import split_at_right
 from ldapdiag.postfix.delivery import LmtpHook
@@ -146,21 +147,27 @@ def run_send_as(
     explain: bool = False,
 ) -> int:
     """The `send-as` command: AUTH as LOGIN, MAIL FROM each sender; print; the exit status."""
+    from ldapdiag.dovecot.postfix_hooks import sasl_name_hook
+    from ldapdiag.explain.dovecot import sasl_passdb
     from ldapdiag.explain.postfix import from_steps
     from ldapdiag.report.faults_report import print_faults
     from ldapdiag.report.resolve_report import print_send_as
 
     trace = Trace()
+    ca_files, ca_dirs = (ca_file,) if ca_file else (), (ca_dir,) if ca_dir else ()
+    passdb: list[PassdbOutcome] = []  # dovecot SASL: the passdb lookup that gives the SASL name
     outcomes = predict_send_as(
         config,
         login,
         senders,
-        ca_files=(ca_file,) if ca_file else (),
-        ca_dirs=(ca_dir,) if ca_dir else (),
+        ca_files=ca_files,
+        ca_dirs=ca_dirs,
+        name_hook=sasl_name_hook(directory_factory(trace, ca_files, ca_dirs), passdb) if explain else None,
         trace=trace,
     )
     smtpd = "postfix/submission/smtpd"
-    explained = [from_steps(config, o.steps, smtpd) for o in outcomes] if explain else None
+    auth = sasl_passdb(config, passdb, login) if explain else []
+    explained = [[*auth, *from_steps(config, o.steps, smtpd)] for o in outcomes] if explain else None
     print_send_as(outcomes, output_format, explained)
     print_faults(trace.faults)
     if trace.faults.faults:
