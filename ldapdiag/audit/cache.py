@@ -52,6 +52,10 @@ class Lru(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key: object) -> bool:
+        """Whether `key` is kept (not counted as a use)."""
+        return key in self._items
+
 
 @dataclass
 class AuditTrace(Trace):

@@ -8,8 +8,10 @@ predict); 2 wins.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+from ldapdiag.audit.batch import CHUNK, ChunkPrefetch
 from ldapdiag.audit.checks import run_checks
 from ldapdiag.audit.checks.context import CheckContext
 from ldapdiag.audit.engine import AuditEngine
@@ -30,6 +32,24 @@ def audit_address(engine: AuditEngine, candidate: Candidate) -> AddressAudit:
     return audit
 
 
+def _chunks(candidates: Iterator[Candidate], size: int) -> Iterator[list[Candidate]]:
+    """The first address alone (it opens postfix's and dovecot's connections), then `size` at a time."""
+    chunk: list[Candidate] = []
+    limit = 1
+    try:
+        for candidate in candidates:
+            chunk.append(candidate)
+            if len(chunk) >= limit:
+                yield chunk
+                chunk, limit = [], size
+    except (EnumerationFailed, DirectoryProblem):
+        if chunk:  # enumerated before the directory failed: audited (incomplete), never dropped
+            yield chunk
+        raise
+    if chunk:
+        yield chunk
+
+
 def exit_code(summary: AuditSummary) -> int:
     if summary.errors or summary.unchecked:
         return EXIT_CANNOT_CHECK
@@ -42,18 +62,23 @@ def run_audit(
     output_format: str,
     ca_file: Path | None = None,
     ca_dir: Path | None = None,
+    fast: bool = True,
 ) -> int:
-    """The `audit` command."""
+    """The `audit` command (`fast=False`: no batched searches, every search sent on its own)."""
     started = time.monotonic()
     printer = AuditPrinter(output_format)
     summary = AuditSummary()
-    engine = AuditEngine(config, (ca_file,) if ca_file else (), (ca_dir,) if ca_dir else ())
+    engine = AuditEngine(config, (ca_file,) if ca_file else (), (ca_dir,) if ca_dir else (), fast=fast)
     with engine:
         try:
             audit_all(engine, summary, printer)
-        except (EnumerationFailed, DirectoryProblem) as error:
+        except DirectoryProblem as error:  # the enumeration's connection failed: a fault
+            engine.trace.faults.add("postfix", error.problem)
+        except EnumerationFailed as error:
             summary.errors.append(str(error))
-        summary.errors += [fault.line() for fault in engine.trace.faults.distinct()]
+        faults = engine.trace.faults.distinct()
+        summary.errors += [fault.line() for fault in faults]
+        summary.incomplete = bool(faults)
         summary.ldap_searches = engine.trace.searches
     summary.seconds = time.monotonic() - started
     code = exit_code(summary)
@@ -71,16 +96,21 @@ def audit_all(engine: AuditEngine, summary: AuditSummary, printer: AuditPrinter)
         )
         return
     enumerator = Enumerator(plan, engine.enumeration_directory)
+    prefetch = ChunkPrefetch(engine)
     bar = ProgressBar(0)
     if bar.enabled:
         bar = ProgressBar(enumerator.count())
     try:
-        for candidate in enumerator.candidates():
-            audit = audit_address(engine, candidate)
-            summary.add(audit)
-            summary.entries = enumerator.entries
-            printer.address(audit)
-            bar.update(enumerator.entries, summary.addresses, summary.broken)
+        for chunk in _chunks(enumerator.candidates(), CHUNK if engine.fast else 1):
+            while chunk:
+                ready = prefetch.prefetch([c.address for c in chunk]) if engine.fast else len(chunk)
+                for candidate in chunk[:ready]:
+                    audit = audit_address(engine, candidate)
+                    summary.add(audit)
+                    summary.entries = enumerator.entries
+                    printer.address(audit)
+                    bar.update(enumerator.entries, summary.addresses, summary.broken)
+                chunk = chunk[ready:]
     finally:
         summary.entries = enumerator.entries
         bar.finish()

@@ -28,6 +28,7 @@ from ldapdiag.postfix.transaction import DEFAULT_MAIL_FROM, AddressOutcome, Prob
 from .cache import AuditPool, AuditTrace, CachingDirectory, Lru
 from .enumerate import RECIPIENT_MAPS, Plan, plan
 
+BATCH_CACHE_SIZE = 12_288  # searches kept: a chunk's batched answers (batch.py) fit with room
 ANSWERS_KEPT = 20_000  # postfix's cached table answers and resolver replies kept between addresses
 
 
@@ -35,11 +36,20 @@ class AuditEngine:
     """Everything an audit asks, built once. Use as a context manager."""
 
     def __init__(
-        self, config: MailServerConfig, ca_files: tuple[Path, ...] = (), ca_dirs: tuple[Path, ...] = ()
+        self,
+        config: MailServerConfig,
+        ca_files: tuple[Path, ...] = (),
+        ca_dirs: tuple[Path, ...] = (),
+        *,
+        fast: bool = True,
     ) -> None:
         self.config = config
         self.trace = AuditTrace()
-        self.cache: Lru[tuple[object, ...], tuple[SearchOutcome, WireSearch | None]] = Lru(4096)
+        # fast: batched searches ahead of each chunk of addresses (batch.py); the same results
+        self.fast = fast
+        self.cache: Lru[tuple[object, ...], tuple[SearchOutcome, WireSearch | None]] = Lru(
+            BATCH_CACHE_SIZE if fast else 4096
+        )
         self.ca_files, self.ca_dirs = ca_files, ca_dirs
         pool = AuditPool(self.trace, ca_files, ca_dirs, config.identity.hostname or None, self.cache)
         self.factory = TableFactory(config, pool, utf8=smtputf8_enabled(config.postfix_main))

@@ -76,6 +76,7 @@ class AuditSummary:
     notes: list[str] = field(default_factory=list)  # limits of the enumeration
     ldap_searches: int = 0
     seconds: float = 0.0
+    incomplete: bool = False  # the directory did not answer: the rest was not enumerated or checked
 
     def add(self, audit: AddressAudit) -> None:
         self.addresses += 1

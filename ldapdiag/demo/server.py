@@ -284,7 +284,7 @@ class ScenarioSlapd(_SlapdBase):
             f"olcSuffix: {self.suffix}",
             f"olcRootDN: {self.root_dn}",
             f"olcDbDirectory: {self._db_directory}",
-            "olcDbMaxSize: 100000000",
+            "olcDbMaxSize: 4000000000",  # a limit, not an allocation: 100,000 indexed entries need ~150 MB
             *(f"olcDbIndex: {index}" for index in self.indexes),
             *([f"olcSizeLimit: {self.size_limit}"] if self.size_limit else []),
             f"olcAccess: {{0}}to attrs=userPassword by {bind} read by self read by anonymous auth by * none",

@@ -9,6 +9,7 @@ Mirrors dovecot 2.3.19.1 src/auth/auth-request-fields.c (`auth_request_set_usern
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from ldapdiag.dovecot.settings import AuthSettings
 from ldapdiag.dovecot.var_expand import Expansion, UnsupportedExpansion, Variable, var_expand
 
 LDAP_ESCAPE_CHARS = '*,\\#+<>;"()= '
+_LDAP_ESCAPED = re.compile("[" + re.escape(LDAP_ESCAPE_CHARS) + "]")
 UID_MAX = 2**32 - 1  # (uid_t)-1 is dovecot's "invalid"
 
 Escape = Callable[[str], str]
@@ -23,6 +25,8 @@ Escape = Callable[[str], str]
 
 def ldap_escape(value: str) -> str:
     """ldap_escape(): `*,\\#+<>;"()= ` and bytes >= 0x80 as \\XX (uppercase hex)."""
+    if value.isascii() and not _LDAP_ESCAPED.search(value):
+        return value  # nothing to escape (the common case, asked many times per lookup)
     out: list[str] = []
     for byte in value.encode("utf-8", "surrogateescape"):
         char = chr(byte)
@@ -60,6 +64,9 @@ class AuthRequest:
     userdb_lookup_tempfailed: bool = False
     mech_name: str = "PLAIN"
     log: list[str] = field(default_factory=list)  # what dovecot logs, in order (never a password)
+    _tables: dict[tuple[object, ...], tuple[Variable, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # var_table() rows by everything they are made of (a lookup asks several times)
 
     # -- the login name ------------------------------------------------------------------------
 
@@ -119,6 +126,16 @@ class AuthRequest:
         esc = escape or _no_escape
         name = self.user if username is None else username
         orig = self.original_username if self.original_username is not None else name
+        key = (esc, name, orig, self.service, self.mech_name, self.mech_password is None)
+        table = self._tables.get(key)
+        if table is None:
+            table = self._tables[key] = self._rows(esc, name, orig)
+        if with_dollar:  # db_ldap_value_get_var_expand_table(): %$ is the attribute's value
+            return (Variable("$", None, dollar), *table)
+        return table
+
+    def _rows(self, esc: Escape, name: str, orig: str) -> tuple[Variable, ...]:
+        """The rows of var_table() (without %$)."""
 
         def parts(value: str) -> tuple[str, str, str | None]:
             local, at, domain = value.partition("@")
@@ -177,10 +194,7 @@ class AuthRequest:
             ("", "original_username", o_local),
             ("", "original_domain", o_domain),
         ]
-        table = tuple(Variable(key, long_key, value) for key, long_key, value in rows)
-        if with_dollar:  # db_ldap_value_get_var_expand_table(): %$ is the attribute's value
-            table = (Variable("$", None, dollar), *table)
-        return table
+        return tuple(Variable(key, long_key, value) for key, long_key, value in rows)
 
     def expand(self, template: str, escape: Escape | None = None, username: str | None = None) -> Expansion:
         """auth_request_var_expand(): the request's table with the passdb:/userdb: functions."""

@@ -81,6 +81,7 @@ class DovecotAuth:
     _directory: Directory | None = field(default=None, init=False)
     _ldap: LdapSettings | None = field(default=None, init=False)
     _policy: ConnectionPolicy | None = field(default=None, init=False)
+    _fatal: tuple[str | None] | None = field(default=None, init=False)  # startup_refusal(), once
 
     def __enter__(self) -> DovecotAuth:
         return self
@@ -106,7 +107,9 @@ class DovecotAuth:
         if self.config.dovecot_ldap is None:
             raise DovecotRefuses("dovecot is not used (SMTP_ONLY=1 or another delivery agent)")
         self._check_wiring()
-        fatal = startup_refusal(self.config.dovecot_ldap)
+        if self._fatal is None:  # the configuration never changes: checked once
+            self._fatal = (startup_refusal(self.config.dovecot_ldap),)
+        fatal = self._fatal[0]
         if fatal is not None:
             raise DovecotRefuses(fatal)
         if self._ldap is None:

@@ -135,10 +135,16 @@ class Params:
     raw: Mapping[str, str]
     origins: Mapping[str, str] = field(default_factory=dict)
     service: str = "smtp"
+    _expanded: dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _items: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def get(self, name: str) -> str:
         """The value as the program reads it ($name expanded); empty when unknown."""
-        return expand_postfix_value(self.raw.get(name, ""), self.raw, where=f"main.cf {name}")
+        value = self._expanded.get(name)
+        if value is None:  # raw never changes: expanded once (an error is raised every time)
+            value = expand_postfix_value(self.raw.get(name, ""), self.raw, where=f"main.cf {name}")
+            self._expanded[name] = value
+        return value
 
     def flag(self, name: str) -> bool:
         """A boolean parameter (yes/no)."""
@@ -150,7 +156,10 @@ class Params:
 
     def items(self, name: str) -> list[str]:
         """A list parameter split like postfix splits lists (comma, space, tab, newline)."""
-        return split_table_list(self.get(name))
+        items = self._items.get(name)
+        if items is None:
+            items = self._items[name] = tuple(split_table_list(self.get(name)))
+        return list(items)
 
     def origin(self, name: str) -> str:
         """Where the value came from: the configuration, DMS's main.cf/master.cf, postfix's default."""

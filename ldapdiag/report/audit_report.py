@@ -12,6 +12,7 @@ import click
 from tabulate import tabulate
 
 from ldapdiag.audit.model import KIND_TITLES, KINDS, AddressAudit, AuditSummary
+from ldapdiag.directory.faults import summary as fault_summary
 
 MAX_LISTED = 1000  # broken addresses listed in the text output (all of them are in the JSON)
 
@@ -32,6 +33,8 @@ def address_json(audit: AddressAudit) -> dict[str, object]:
         ],
         "checked": audit.checked,
         "findings": [finding.as_dict() for finding in audit.findings],
+        "incomplete": bool(outcome.faults),
+        "fault": fault_summary(outcome.faults),
     }
 
 
@@ -49,6 +52,7 @@ def summary_json(summary: AuditSummary, exit_code: int) -> dict[str, object]:
         "ldap_searches": summary.ldap_searches,
         "seconds": round(summary.seconds, 2),
         "exit_code": exit_code,
+        "incomplete": summary.incomplete,
     }
 
 
@@ -80,6 +84,7 @@ class AuditPrinter:
     def summary(self, summary: AuditSummary, exit_code: int) -> None:
         if self.json:
             click.echo(json.dumps(summary_json(summary, exit_code), ensure_ascii=False))
+            _errors_to_stderr(summary)
             return
         click.echo(summary_text(summary), nl=False)
         if self.listed:
@@ -89,8 +94,13 @@ class AuditPrinter:
                 click.echo(f"... and {self.unlisted} more (--format json lists every address)")
         for note in summary.notes:
             click.echo(f"note: {note}")
-        for error in summary.errors:
-            click.echo(f"ldapdiag: could not check: {error}", err=True)
+        _errors_to_stderr(summary)
+
+
+def _errors_to_stderr(summary: AuditSummary) -> None:
+    """One `ldapdiag: could not check: ...` line per error, in both formats (README: faults)."""
+    for error in summary.errors:
+        click.echo(f"ldapdiag: could not check: {error}", err=True)
 
 
 def summary_text(summary: AuditSummary) -> str:

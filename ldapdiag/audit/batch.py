@@ -1,0 +1,509 @@
+"""Batched searches for a chunk of audited addresses: the answers postfix's and dovecot's own
+searches will get, fetched for many keys at once and put into the run's search cache.
+
+postfix (dict_ldap_lookup()) and dovecot (db_ldap_request_search()) each send one search per
+key; an audit asks ~5 per address. Before a chunk of addresses is resolved, this module predicts
+the keys the engines will ask (the address, its domain and `@domain`, the targets the aliases
+found so far expand to, dovecot's LMTP user name, the IMAP login and the name pass_attrs renames
+it to), groups their searches into `(&STATIC(|KEYPART1 ...))` searches with the lookup fast path
+(postfix/ldap_prefetch.py: split, batch, assignment by local matching under the server's EQUALITY
+rules, abandoned wherever that could be wrong) and stores each key's own answer in the run's LRU
+(cache.py) under the exact search the engine sends: (connection, base, scope, filter text,
+attributes, size limit, deref). The engines then run unchanged: a search whose answer is cached
+is answered from it, any other is sent as before. A wrong guess of a key costs a slot in a batch,
+never a wrong answer; dovecot's "LDAP search returned multiple entries" still comes from the
+entries the server returns for that filter (dovecot_search() decides, as before).
+
+Entries come back with the attributes the key's own search asks for and no other (the batch also
+asks for the attributes it matches on: those are removed again). Where that cannot be exact (an
+asked attribute type has subtypes, all attributes are asked) the table or userdb is not batched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Protocol
+
+from ldapdiag.audit.cache import Lru
+from ldapdiag.directory import filters as f
+from ldapdiag.directory.directory import SCOPES, Directory, Entry, SearchOutcome, WireSearch
+from ldapdiag.directory.problems import DirectoryProblem
+from ldapdiag.dovecot.auth_request import AuthRequest, ldap_escape
+from ldapdiag.dovecot.ldap_fields import parse_attrs
+from ldapdiag.dovecot.lmtp import lmtp_username
+from ldapdiag.dovecot.settings import LdapSettings, ldap_settings
+from ldapdiag.lint.rules.dovecot_rename import renamed_from
+from ldapdiag.postfix.ldap_prefetch import (
+    BATCH_SIZE,
+    AnswerKey,
+    ServerRules,
+    _leaves,
+    _Plan,
+    _Planner,
+    _split,
+    _TablePrefetch,
+)
+from ldapdiag.postfix.ldap_table import LdapTable
+
+if TYPE_CHECKING:
+    from ldapdiag.audit.engine import AuditEngine
+
+CHUNK = 250  # addresses resolved per round of batch searches
+WINDOW = 4  # batch searches in flight at once (Directory.search_many, where the directory has it)
+TABLE_ANSWERS = 4096  # known answers kept per postfix table (BoundedAnswers)
+ALIAS_LEVELS = 2  # rounds of alias targets fetched ahead (deeper ones are searched one by one)
+TARGETS_PER_ROUND = 2000  # alias/group targets fetched ahead per round (they must stay in the caches)
+
+
+@dataclass(frozen=True)
+class _Search:
+    """How one component sends its searches: the arguments that make the run's cache key."""
+
+    scope: str | int
+    attributes: tuple[str, ...]
+    size_limit: int | None  # as passed to Directory.search() (None: the policy's)
+    deref: int | None
+    effective_size_limit: int  # what the server is sent
+    time_limit: int
+    effective_deref: int
+
+
+class ChunkPrefetch:
+    """Fills the run's search cache for a chunk of addresses before they are audited."""
+
+    def __init__(self, engine: AuditEngine) -> None:
+        self.engine = engine
+        self._rules: dict[int, ServerRules | None] = {}
+        self._markers: dict[tuple[str, str, bool, bool], _Marker | None] = {}
+        self._supertypes: dict[int, frozenset[str]] = {}  # id(ServerRules) -> supertype OIDs
+        self.disabled = False
+        ldap = ldap_settings(engine.config.dovecot_ldap) if engine.config.dovecot_ldap is not None else None
+        renamed = renamed_from(ldap.pass_attrs) if ldap is not None else None
+        self._rename_attribute = renamed[0] if renamed else None
+
+    # -- the round for one chunk -----------------------------------------------------------------
+
+    def prefetch(self, addresses: Sequence[str]) -> int:
+        """Batch the searches the audit of the first addresses will send; returns how many of them.
+
+        Fewer than all when their alias and group targets would not fit the caches (a chunk of
+        groups with many members each): the caller audits those, then asks again for the rest.
+        """
+        if self.disabled or not addresses:
+            return len(addresses)
+        try:
+            return self._round(addresses)
+        except DirectoryProblem:
+            self.disabled = True  # the engines' own searches meet the problem and report it
+            return len(addresses)
+
+    def _round(self, addresses: Sequence[str]) -> int:
+        count = len(addresses)
+        while True:
+            keys = _first_keys(addresses[:count])
+            targets = self._postfix(keys)
+            if len(targets) <= TARGETS_PER_ROUND or count == 1:
+                break
+            count = (count + 1) // 2  # the first level is known now: asking again costs no search
+        chosen = addresses[:count]
+        recipients = set(chosen) | targets
+        seen = set(keys)
+        for _level in range(ALIAS_LEVELS):
+            fresh = [key for key in _first_keys(sorted(targets)) if key not in seen]
+            if not fresh or len(recipients) > 2 * TARGETS_PER_ROUND:
+                break
+            seen.update(fresh)
+            targets = self._postfix(fresh)
+            recipients.update(targets)
+        self._dovecot(sorted(recipients), chosen)
+        return count
+
+    # -- postfix ---------------------------------------------------------------------------------
+
+    def _postfix(self, keys: Sequence[str]) -> set[str]:
+        """Every connected ldap table's answers for `keys`; returns the addresses found in them."""
+        found: set[str] = set()
+        for table in self._ldap_tables():
+            directory = table.connection.get()
+            rules = self._server(directory)
+            config = table.config
+            if rules is None or config.timeout <= 0 or not self._plain(config.attributes, rules):
+                continue
+            planner = _Planner(table, rules)
+            plans = [plan for plan in map(planner.plan, keys) if plan is not None]
+            how = _Search(
+                config.scope,
+                tuple(config.attributes),
+                config.size_limit,
+                config.dereference,
+                config.size_limit,
+                config.timeout,
+                config.dereference,
+            )
+            if not isinstance(table.answers, BoundedAnswers):
+                table.answers = BoundedAnswers(TABLE_ANSWERS)  # type: ignore[assignment]
+            store = _AnswerStore(table.answers, how)  # type: ignore[arg-type]
+            for outcome in self._batches(directory, rules, how, plans, store).values():
+                found.update(_addresses(outcome.entries))
+        return found
+
+    def _ldap_tables(self) -> list[LdapTable]:
+        """The ldap tables postfix has opened whose connection is up (their first lookup made it)."""
+        tables = []
+        for table in list(self.engine.factory._opened.values()):
+            if not isinstance(table, LdapTable):
+                continue
+            directory = table.connection.get()
+            if directory.session is not None and not directory.session.closed:
+                tables.append(table)
+        return tables
+
+    # -- dovecot ---------------------------------------------------------------------------------
+
+    def _dovecot(self, recipients: Sequence[str], logins: Sequence[str]) -> None:
+        """LMTP's userdb lookups of the recipients; IMAP logins (passdb, renamed userdb) of `logins`."""
+        auth = self.engine.auth
+        if auth is None:
+            return
+        try:
+            ldap, directory = auth._prepare()
+        except Exception:
+            return
+        if directory.session is None or directory.session.closed:
+            return
+        rules = self._server(directory)
+        if rules is None:
+            return
+        delimiter = auth.settings("lmtp").recipient_delimiter
+        names = sorted({lmtp_username(address, delimiter) for address in recipients})
+        user_attrs = parse_attrs(ldap.user_attrs).attributes or ()
+        self._dovecot_batch(directory, rules, ldap, "lmtp", names, ldap.user_filter, user_attrs, True)
+        if self._rename_attribute is None:
+            return
+        pass_attrs = parse_attrs(ldap.pass_attrs, skip_field="password" if ldap.auth_bind else None)
+        found = self._dovecot_batch(
+            directory, rules, ldap, "imap", logins, ldap.pass_filter, pass_attrs.attributes or (), False
+        )
+        renamed = {
+            value
+            for outcome in found.values()
+            if len(outcome.entries) == 1
+            for value in outcome.entries[0].values(self._rename_attribute)
+        }
+        self._dovecot_batch(
+            directory, rules, ldap, "imap", sorted(renamed), ldap.user_filter, user_attrs, True
+        )
+
+    def _dovecot_batch(
+        self,
+        directory: Directory,
+        rules: ServerRules,
+        ldap: LdapSettings,
+        service: str,
+        names: Iterable[str],
+        template: str,
+        attributes: Sequence[str],
+        userdb: bool,
+    ) -> dict[tuple[str, str], SearchOutcome]:
+        """The searches dovecot sends for these names (lookups._search()), batched.
+
+        Each name's base and filter are guessed from one expansion of a marker name (per template,
+        with and without a domain); a name that needs escaping is left out. A wrong guess only
+        misses: the answer stored is the one for the filter text it is stored under."""
+        if not self._plain(attributes, rules):
+            return {}
+        plans: list[_Plan] = []
+        for name in names:
+            user, at, domain = name.partition("@")
+            if not _SIMPLE_NAME.fullmatch(user) or (at and not _SIMPLE_NAME.fullmatch(domain)):
+                continue
+            marker = self._marker(ldap, service, template, userdb, bool(at), rules)
+            if marker is None:
+                continue
+            plans.append(marker.plan(user, domain))
+        policy = directory.policy
+        how = _Search(
+            ldap.scope, tuple(attributes), None, None, policy.size_limit, policy.time_limit, policy.deref
+        )
+        store = _CacheStore(self.engine.cache, directory, how)
+        return self._batches(directory, rules, how, plans, store)
+
+    def _marker(
+        self, ldap: LdapSettings, service: str, template: str, userdb: bool, domain: bool, rules: ServerRules
+    ) -> _Marker | None:
+        key = (service, template, userdb, domain)
+        if key not in self._markers:
+            self._markers[key] = _Marker.make(self.engine, ldap, service, template, userdb, domain, rules)
+        return self._markers[key]
+
+    # -- shared ----------------------------------------------------------------------------------
+
+    def _server(self, directory: Directory) -> ServerRules | None:
+        if id(directory) not in self._rules:
+            rules = ServerRules.read(directory)
+            self._rules[id(directory)] = rules
+            if rules is not None:
+                self._supertypes[id(rules)] = _supertypes(rules)
+        return self._rules[id(directory)]
+
+    def _plain(self, attributes: Sequence[str], rules: ServerRules) -> bool:
+        """Asked by name, and none of them has subtypes the server would add (exact stripping)."""
+        if not attributes or any(name in ("*", "+", "1.1") or ";" in name for name in attributes):
+            return False
+        supers = self._supertypes.get(id(rules), frozenset())
+        return not any(rules.type_of(name) in supers for name in attributes)
+
+    def _batches(
+        self, directory: Directory, rules: ServerRules, how: _Search, plans: list[_Plan], store: _Store
+    ) -> dict[tuple[str, str], SearchOutcome]:
+        """Batch searches for the plans not answered yet; each key's answer stored for its search."""
+        groups: dict[tuple[str, str], dict[str, _Plan]] = {}
+        found: dict[tuple[str, str], SearchOutcome] = {}
+        for plan in plans:
+            known = store.get(plan.base, plan.query)
+            if known is not None:
+                found[(plan.base, plan.query)] = known
+                continue
+            signature = "".join(f.encode(part) for part in plan.static)
+            groups.setdefault((plan.base, signature), {})[plan.query] = plan
+        shim = SimpleNamespace(
+            config=SimpleNamespace(
+                attributes=list(how.attributes),
+                scope=SCOPES.get(how.scope, how.scope),  # as a number: search_many takes no "sub"
+                timeout=how.time_limit,
+                dereference=how.effective_deref,
+                size_limit=how.effective_size_limit,
+            )
+        )
+        answers: dict[tuple[str, int, str, tuple[str, ...]], SearchOutcome] = {}
+        faults = directory.trace.faults
+        mark = faults.mark()
+        batches = [
+            batch[start : start + BATCH_SIZE]
+            for batch in (list(group.values()) for group in groups.values() if len(group) > 1)
+            for start in range(0, len(batch), BATCH_SIZE)
+        ]  # one query alone: its own search is as fast
+        prefetch = _TablePrefetch(shim, directory, rules, answers)  # type: ignore[arg-type]
+        try:
+            pipelined = getattr(directory, "search_many", None)
+            if pipelined is not None and hasattr(prefetch, "_request") and hasattr(prefetch, "_judge"):
+                outcomes = pipelined([prefetch._request(batch) for batch in batches], WINDOW)
+                for batch, outcome in zip(batches, outcomes, strict=True):
+                    prefetch._judge(batch, outcome)
+            else:
+                for batch in batches:
+                    prefetch._batch(batch)
+        finally:
+            del faults.faults[mark:]  # the keys' own searches decide what the directory answers
+        wanted = {rules.type_of(name) or name.lower() for name in how.attributes}
+        for (base, _scope, query, _attrs), outcome in answers.items():
+            entries = tuple(_strip(entry, wanted, rules) for entry in outcome.entries)
+            answer = replace(outcome, entries=entries, result_name="success", message="")
+            store.put(base, query, answer)
+            found[(base, query)] = answer
+        return found
+
+
+class BoundedAnswers:
+    """LdapTable.answers with a bounded memory: the latest `size` searches (an LRU)."""
+
+    def __init__(self, size: int) -> None:
+        self._lru: Lru[AnswerKey, SearchOutcome] = Lru(size)
+
+    def get(self, key: AnswerKey) -> SearchOutcome | None:
+        return self._lru.get(key)
+
+    def __setitem__(self, key: AnswerKey, value: SearchOutcome) -> None:
+        self._lru.put(key, value)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._lru
+
+
+class _Store(Protocol):
+    def get(self, base: str, query: str) -> SearchOutcome | None: ...
+    def put(self, base: str, query: str, answer: SearchOutcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class _AnswerStore:
+    """A postfix table's known answers (LdapTable._search() asks them before the directory)."""
+
+    answers: BoundedAnswers
+    how: _Search
+
+    def _key(self, base: str, query: str) -> AnswerKey:
+        return (base, self.how.scope, query, self.how.attributes)  # type: ignore[return-value]
+
+    def get(self, base: str, query: str) -> SearchOutcome | None:
+        return self.answers.get(self._key(base, query))
+
+    def put(self, base: str, query: str, answer: SearchOutcome) -> None:
+        self.answers[self._key(base, query)] = answer
+
+
+class _CacheStore:
+    """The run's search cache (CachingDirectory.search() answers from it), for dovecot's searches."""
+
+    def __init__(
+        self,
+        cache: Lru[tuple[object, ...], tuple[SearchOutcome, WireSearch | None]],
+        directory: Directory,
+        how: _Search,
+    ) -> None:
+        self.cache, self.how = cache, how
+        self.connection = directory.policy.connection_key()
+
+    def _key(self, base: str, query: str) -> tuple[object, ...]:
+        how = self.how
+        return (self.connection, base, how.scope, query, how.attributes, how.size_limit, how.deref)
+
+    def get(self, base: str, query: str) -> SearchOutcome | None:
+        cached = self.cache.get(self._key(base, query))
+        return cached[0] if cached is not None else None
+
+    def put(self, base: str, query: str, answer: SearchOutcome) -> None:
+        self.cache.put(self._key(base, query), (answer, None))
+
+
+_MARK_USER, _MARK_DOMAIN = "zldapdiagmarkuserz", "zldapdiagmarkdomainz"
+_SIMPLE_NAME = re.compile(r"[A-Za-z0-9._-]+")  # nothing ldap_escape() changes, nothing var_expand() splits
+
+
+@dataclass(frozen=True)
+class _Marker:
+    """One dovecot template expanded for a marker name: the base and filter of any simple name."""
+
+    base: str
+    query: str
+    static: tuple[f.Filter, ...]
+    local: f.Filter
+    fold: bool  # the login name is lowercased before it reaches the template (%Lu, auth_username_format)
+
+    @classmethod
+    def make(
+        cls,
+        engine: AuditEngine,
+        ldap: LdapSettings,
+        service: str,
+        template: str,
+        userdb: bool,
+        domain: bool,
+        rules: ServerRules,
+    ) -> _Marker | None:
+        texts = []
+        for user, dom in ((_MARK_USER, _MARK_DOMAIN), (_MARK_USER.upper(), _MARK_DOMAIN.upper())):
+            request = AuthRequest(engine.auth.settings(service), service)  # type: ignore[union-attr]
+            if request.set_username(f"{user}@{dom}" if domain else user) is not None:
+                return None
+            request.userdb_lookup = userdb
+            try:
+                base, query = request.expand(ldap.base, ldap_escape), request.expand(template, ldap_escape)
+            except Exception:
+                return None
+            if not base.ok or not query.ok:
+                return None
+            texts.append((base.text, query.text))
+        (base, query), upper = texts
+        if upper == (base, query):
+            fold = True  # the name never reaches the templates with its case
+        elif upper == (_upper_markers(base), _upper_markers(query)):
+            fold = False
+        else:
+            return None
+        plan = _dovecot_plan(base, query, rules)
+        if plan is None or any("zldapdiagmark" in f.encode(part).lower() for part in plan.static):
+            return None
+        return cls(base, query, plan.static, plan.local, fold)
+
+    def plan(self, user: str, domain: str) -> _Plan:
+        """The search for `user@domain` (domain empty: a name without one)."""
+        if self.fold:
+            user, domain = user.lower(), domain.lower()
+        base = self.base.replace(_MARK_USER, user).replace(_MARK_DOMAIN, domain)
+        query = self.query.replace(_MARK_USER, user).replace(_MARK_DOMAIN, domain)
+        return _Plan(base, query, self.static, _substitute(self.local, user.encode(), domain.encode()))
+
+
+def _upper_markers(text: str) -> str:
+    return text.replace(_MARK_USER, _MARK_USER.upper()).replace(_MARK_DOMAIN, _MARK_DOMAIN.upper())
+
+
+def _substitute(node: f.Filter, user: bytes, domain: bytes) -> f.Filter:
+    """The marker tree's local part for one name."""
+    match node:
+        case f.Equality(attribute, value):
+            if b"zldapdiagmark" not in value:
+                return node
+            return f.Equality(
+                attribute, value.replace(_MARK_USER.encode(), user).replace(_MARK_DOMAIN.encode(), domain)
+            )
+        case f.And(children):
+            return f.And(tuple(_substitute(child, user, domain) for child in children))
+        case f.Or(children):
+            return f.Or(tuple(_substitute(child, user, domain) for child in children))
+    return node
+
+
+def _first_keys(addresses: Iterable[str]) -> list[str]:
+    """The keys postfix asks for a recipient: the address (as given and lowercased), `@domain`, the domain."""
+    keys: dict[str, None] = {}
+    for address in addresses:
+        keys[address] = None
+        keys[address.lower()] = None
+        local, at, domain = address.rpartition("@")
+        if at and local:
+            keys["@" + domain.lower()] = None
+            keys[domain.lower()] = None
+    return list(keys)
+
+
+def _addresses(entries: Sequence[Entry]) -> set[str]:
+    """Values that look like addresses (alias targets, members): keys the next round fetches."""
+    found: set[str] = set()
+    for entry in entries:
+        for _name, values in entry.raw:
+            for raw in values:
+                text = raw.decode("utf-8", "surrogateescape")
+                for part in text.replace(",", " ").split():
+                    if "@" in part and not part.startswith("@"):
+                        found.add(part)
+    return found
+
+
+def _dovecot_plan(base: str, query: str, rules: ServerRules) -> _Plan | None:
+    """A dovecot filter, split into the part the server judges and the part judged here."""
+    try:
+        node = f.parse(query)
+    except f.FilterSyntaxError:
+        return None
+    if isinstance(node, f.EmptyFilter):
+        return None
+    split = _split(node, rules)
+    if split is None or not list(_leaves(split[1])):
+        return None
+    return _Plan(base, query, split[0], split[1])
+
+
+def _supertypes(rules: ServerRules) -> frozenset[str]:
+    """OIDs of the attribute types some other type is a subtype of (the server returns those too)."""
+    schema = rules.schema
+    supers: set[str] = set()
+    for attr in {id(a): a for a in schema.attributes.values()}.values():
+        current, seen = attr, set()
+        while current is not None and current.sup and current.oid not in seen:
+            seen.add(current.oid)
+            parent = schema.attribute(current.sup)
+            if parent is not None:
+                supers.add(parent.oid)
+            current = parent
+    return frozenset(supers)
+
+
+def _strip(entry: Entry, wanted: set[str], rules: ServerRules) -> Entry:
+    """The entry with only the attributes its own search asks for (the batch asked for more)."""
+    raw = tuple(item for item in entry.raw if (rules.type_of(item[0]) or item[0].lower()) in wanted)
+    return entry if len(raw) == len(entry.raw) else Entry(entry.dn, raw)

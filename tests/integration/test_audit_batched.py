@@ -1,0 +1,84 @@
+"""`ldapdiag audit` with batched searches (ldapdiag/audit/batch.py) says exactly what it says
+with every search sent on its own (`fast=False`, postfix's and dovecot's one search per key).
+
+Both runs go against the same real slapd: every scenario served by slapd, and the generated
+directory with one planted fault of each kind (bench/audit_data.py), where the batches meet every
+case the assignment must get right: two entries for one key (dovecot's "multiple entries"),
+mixed-case values under caseExactIA5Match, alias loops, group members, renamed logins. Only the
+number of LDAP searches and the time may differ; the batched run must send fewer searches (a
+fast path that never batched would pass the equality trivially).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.audit_data import INDEXES, write_audit_scenario
+from ldapdiag.audit.command import run_audit
+from ldapdiag.config.load import load_config
+from ldapdiag.config.sources import SourceOptions
+from ldapdiag.demo import RunningDirectory, serve_scenario
+from ldapdiag.demo.run import demo_overrides
+from tests.ldap_server import SCENARIOS_DIR, requires_slapd
+
+pytestmark = requires_slapd
+
+MAILBOXES = 600  # more than two chunks (batch.CHUNK) of addresses
+SLAPD_SCENARIOS = sorted(
+    p.name
+    for p in SCENARIOS_DIR.iterdir()
+    if (p / "mailserver.env").is_file() and p.name != "active-directory"
+)
+
+
+def audit(
+    env_file: Path, sets: list[str], fast: bool, capsys: pytest.CaptureFixture[str]
+) -> tuple[list, dict, int]:
+    """One in-process audit: the address lines, the summary line, the exit code."""
+    config = load_config(SourceOptions(env_files=(env_file,), use_environment=False, sets=tuple(sets)), {})
+    capsys.readouterr()
+    code = run_audit(config, output_format="json", fast=fast)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    summary = lines[-1]
+    assert summary["type"] == "summary"
+    return lines[:-1], summary, code
+
+
+def same_results(env_file: Path, sets: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[dict, dict]:
+    slow_lines, slow, slow_code = audit(env_file, sets, False, capsys)
+    fast_lines, fast, fast_code = audit(env_file, sets, True, capsys)
+    assert fast_lines == slow_lines
+    assert fast_code == slow_code
+    times = ("ldap_searches", "seconds")
+    assert {k: v for k, v in fast.items() if k not in times} == {
+        k: v for k, v in slow.items() if k not in times
+    }
+    return slow, fast
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, RunningDirectory]]:
+    folder = write_audit_scenario(tmp_path_factory.mktemp("batched") / "generated", MAILBOXES)
+    with serve_scenario(folder, indexes=INDEXES, size_limit="unlimited") as directory:
+        yield folder, directory
+
+
+def test_planted_faults_same_with_and_without_batches(
+    generated: tuple[Path, RunningDirectory], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder, directory = generated
+    slow, fast = same_results(folder / "mailserver.env", [f"LDAP_SERVER_HOST={directory.ldap_url}"], capsys)
+    assert slow["addresses"] > 2 * 250 and slow["broken"] > 0
+    assert fast["ldap_searches"] * 3 < slow["ldap_searches"]  # the batches answered most searches
+
+
+@pytest.mark.parametrize("name", SLAPD_SCENARIOS)
+def test_scenario_same_with_and_without_batches(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = SCENARIOS_DIR / name
+    with serve_scenario(folder) as directory:
+        sets = list(demo_overrides(folder / "mailserver.env", directory.ldap_url))
+        same_results(folder / "mailserver.env", sets, capsys)
