@@ -119,6 +119,11 @@ class FaultLog:
         if problem.kind is ProblemKind.TIMEOUT and problem.server and not repeated:
             self.unanswered.setdefault(problem.server, problem)
 
+    def recovered(self, mark: int) -> None:
+        """The faults since `mark` were overcome (postfix's dict_ldap reopens a lost connection and
+        sends the search once more): they are no faults of the run."""
+        del self.faults[mark:]
+
     def mark(self) -> int:
         """A position: faults since it are `since(mark)`."""
         return len(self.faults)

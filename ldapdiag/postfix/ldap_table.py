@@ -218,6 +218,8 @@ class LdapTable:
     def _top_search(self, directory: Directory, state: _State, base: str, query: str) -> SearchOutcome:
         """The key's search; a lost connection is reopened and the search sent once more."""
         attributes = self.config.attributes
+        faults = directory.trace.faults
+        mark = faults.mark()
         try:
             return self._search(directory, state, base, self.config.scope, query, attributes)
         except _SearchFailed as failed:
@@ -227,7 +229,9 @@ class LdapTable:
         directory = self.connection.get()
         if self.config.bind != "none" or self.config.start_tls:
             self._connect(directory)
-        return self._search(directory, state, base, self.config.scope, query, attributes)
+        outcome = self._search(directory, state, base, self.config.scope, query, attributes)
+        faults.recovered(mark)  # the reopened connection answered: as for postfix, no failure
+        return outcome
 
     def _domain_ok(self, state: _State, key: str) -> bool:
         """db_common_check_domain(): only keys in a listed domain are searched."""

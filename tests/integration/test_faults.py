@@ -480,3 +480,75 @@ def test_failover_like_dovecot_and_saslauthd_and_says_which_server_answered(
         ), err
     assert "note: postfix" not in err
     assert elapsed <= TIMEOUT + 1
+
+
+class RestartingRelay(Relay):
+    """A relay whose slapd "restarts" after `allow` requests: open connections are cut (RST), the
+    port keeps accepting, and new connections reach slapd again."""
+
+    def kill(self) -> None:
+        cut, self.sockets = self.sockets, []
+        for sock in cut:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                sock.close()
+            except OSError:
+                pass
+        self.allow = None
+
+    def stop(self) -> None:
+        self.dead.set()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("allow", [1, 2])
+def test_restarted_mid_way_reconnects_like_postmap(
+    tmp_path: Path, basic_setup_directory: RunningDirectory, allow: int
+) -> None:
+    """postfix's dict_ldap reopens a lost connection and searches once more: postmap answers every
+    key and exits 0. ldapdiag must do the same, with no "could not check" (the restart is no fault)."""
+    import subprocess
+
+    from tests.oracles.postfix import POSTMAP, require
+
+    keys = ["alice@example.org", "bob@example.org", "carol@example.org"]
+    outputs = []
+    for tool in ("postmap", "ldapdiag"):
+        relay = RestartingRelay(basic_setup_directory.ldap_url, allow=allow)
+        table = tmp_path / "users.cf"
+        table.write_text(
+            f"server_host = {relay.url}\nsearch_base = dc=example,dc=org\nversion = 3\nbind = yes\n"
+            "bind_dn = cn=admin,ou=users,dc=example,dc=org\nbind_pw = mypassword\n"
+            "query_filter = (&(objectClass=inetOrgPerson)(mail=%s))\nresult_attribute = mail\n"
+        )
+        (tmp_path / "main.cf").write_text("compatibility_level = 3.6\n")
+        try:
+            if tool == "postmap":
+                real = subprocess.run(
+                    [require(POSTMAP, "postmap"), "-c", str(tmp_path), "-q", "-", f"ldap:{table}"],
+                    input="".join(f"{key}\n" for key in keys),
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                    check=False,
+                )
+                outputs.append((real.returncode, real.stdout))
+            else:
+                args = [
+                    "lookup",
+                    f"ldap:{table}",
+                    "-",
+                    "--no-env",
+                    "--env-file",
+                    str(BASIC_SETUP / "mailserver.env"),
+                ]
+                result = CliRunner().invoke(
+                    main, [*args, "--timeout", str(TIMEOUT)], input="".join(f"{key}\n" for key in keys)
+                )
+                assert "could not check" not in result.stderr, result.stderr
+                outputs.append((result.exit_code, result.stdout))
+            assert relay.requests > allow  # the cut really happened, and the search came again
+        finally:
+            relay.stop()
+    assert outputs[0][0] == 0 and outputs[0][1].count("\n") == 3
+    assert outputs[1] == outputs[0]
