@@ -28,7 +28,7 @@ from tests.ldap_server import SCENARIOS_DIR, requires_slapd
 
 pytestmark = requires_slapd
 
-SUITE_MAILBOXES = 500
+SUITE_MAILBOXES = 10_000  # issue 6: 10,000 mailboxes with planted faults
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +60,8 @@ def test_planted_faults_are_found_and_nothing_else(generated: tuple[Path, Runnin
     assert found == EXPECTED
     assert result.exit_code == 1 and summary["exit_code"] == 1
     assert summary["errors"] == [] and summary["unchecked"] == 0
-    # every mailbox, alias and group once: 491 user<i>@ + 9 planted (dup@ twice) - 1, alias<i>@ for
-    # every 5th generated user, group<j>@ for 491 // 50 groups, old-alias@, loop aliases seen already, Team-X@
+    # every mailbox, alias and group once: N-9 user<i>@ + 9 planted (dup@ twice) - 1, alias<i>@ for
+    # every 5th generated user, group<j>@ for (N-9) // 50 groups, old-alias@, loop aliases seen already, Team-X@
     generated_users = SUITE_MAILBOXES - 9
     aliases, groups = (generated_users + 4) // 5, generated_users // 50
     assert summary["addresses"] == generated_users + 8 + aliases + groups + 2
