@@ -61,7 +61,8 @@ def test_planted_faults_are_found_and_nothing_else(generated: tuple[Path, Runnin
     assert result.exit_code == 1 and summary["exit_code"] == 1
     assert summary["errors"] == [] and summary["unchecked"] == 0
     # every mailbox, alias and group once: N-9 user<i>@ + 9 planted (dup@ twice) - 1, alias<i>@ for
-    # every 5th generated user, group<j>@ for (N-9) // 50 groups, old-alias@, loop aliases seen already, Team-X@
+    # every 5th generated user, group<j>@ for (N-9) // 50 groups, old-alias@, loop aliases seen
+    # already, Team-X@
     generated_users = SUITE_MAILBOXES - 9
     aliases, groups = (generated_users + 4) // 5, generated_users // 50
     assert summary["addresses"] == generated_users + 8 + aliases + groups + 2
