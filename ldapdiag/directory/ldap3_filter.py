@@ -308,19 +308,9 @@ def search_request(
 ) -> rfc.SearchRequest:
     """The SearchRequest ldap_build_search_req() builds: attributes as given, no filter for ""."""
     request = _SearchRequestWithoutFilter() if isinstance(node, f.EmptyFilter) else rfc.SearchRequest()
-    request["baseObject"] = rfc.LDAPDN(base)
-    request["scope"] = rfc.Scope(_lookup(SCOPES, scope, "scope"))
-    request["derefAliases"] = rfc.DerefAliases(_lookup(DEREFS, deref, "deref"))
-    request["sizeLimit"] = rfc.Integer0ToMax(size_limit)
-    request["timeLimit"] = rfc.Integer0ToMax(time_limit)
-    request["typesOnly"] = rfc.TypesOnly(False)
+    _fill(request, base, scope, attributes, size_limit, time_limit, deref)
     if not isinstance(node, f.EmptyFilter):
         request["filter"] = to_ldap3_filter(node)
-    selection = rfc.AttributeSelection()
-    selection.clear()
-    for position, attribute in enumerate(attributes):
-        selection[position] = rfc.Selector(attribute)
-    request["attributes"] = selection
     return request
 
 
@@ -335,19 +325,32 @@ def _encoded_search_request(
 ) -> rfc.SearchRequest:
     """search_request() with the filter encoded by encode_filter(): the same bytes on the wire."""
     request = _EncodedFilterSearchRequest()
+    _fill(request, base, scope, attributes, size_limit, time_limit, deref)
+    request["filter"] = univ.Any(encode_filter(node))
+    return request
+
+
+def _fill(
+    request: rfc.SearchRequest,
+    base: str,
+    scope: str | int,
+    attributes: Sequence[str],
+    size_limit: int,
+    time_limit: int,
+    deref: str | int,
+) -> None:
+    """Every SearchRequest field but the filter (pyasn1 encodes the fields in schema order)."""
     request["baseObject"] = rfc.LDAPDN(base)
     request["scope"] = rfc.Scope(_lookup(SCOPES, scope, "scope"))
     request["derefAliases"] = rfc.DerefAliases(_lookup(DEREFS, deref, "deref"))
     request["sizeLimit"] = rfc.Integer0ToMax(size_limit)
     request["timeLimit"] = rfc.Integer0ToMax(time_limit)
     request["typesOnly"] = rfc.TypesOnly(False)
-    request["filter"] = univ.Any(encode_filter(node))
     selection = rfc.AttributeSelection()
     selection.clear()
     for position, attribute in enumerate(attributes):
         selection[position] = rfc.Selector(attribute)
     request["attributes"] = selection
-    return request
 
 
 def _lookup(table: Mapping[str | int, int], key: str | int, what: str) -> int:
