@@ -139,6 +139,13 @@ def with_config(command: Callable[..., int]) -> Callable[..., None]:
     return wrapper
 
 
+def format_option(human: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--format HUMAN|json`, HUMAN by default: every command's output choice."""
+    return click.option(
+        "--format", "output_format", type=click.Choice([human, "json"]), default=human, show_default=True
+    )
+
+
 @click.group(cls=LdapdiagGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ldapdiag")
 def main() -> None:
@@ -146,9 +153,7 @@ def main() -> None:
 
 
 @main.command("config", short_help="Show the files DMS would write, with each value's source.")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text")
 @with_config
 def config_command(config: MailServerConfig, output_format: str) -> int:
     """Show the effective configuration as the files DMS would write, with each value's source."""
@@ -214,9 +219,7 @@ def _set_timeout(ctx: click.Context, param: click.Parameter, value: float | None
 
 
 @main.command("check", short_help="Connect, TLS, bind and base check per component.")
-@click.option(
-    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table")
 @connection_options
 @with_config
 def check_command(
@@ -238,9 +241,7 @@ explain_option = click.option(
 @main.command("lookup", short_help="Query a postfix map like postmap -q.")
 @click.argument("map_name", metavar="MAP")
 @click.argument("keys", nargs=-1, required=True, metavar="KEY...")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text")
 @explain_option
 @connection_options
 @with_config
@@ -298,9 +299,7 @@ def password_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command("login", short_help="Predict IMAP login and SMTP AUTH for a user.")
 @click.argument("user")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text")
 @explain_option
 @password_options
 @connection_options
@@ -334,9 +333,7 @@ def login_command(
 
 @main.command("user", short_help="The userdb lookup of dovecot LMTP (doveadm user).")
 @click.argument("user")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text")
 @explain_option
 @connection_options
 @with_config
@@ -371,9 +368,7 @@ def user_command(
     show_default=True,
     help="Where the SMTP client connects from.",
 )
-@click.option(
-    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table")
 @explain_option
 @connection_options
 @with_config
@@ -405,9 +400,7 @@ def resolve_command(
 @main.command("send-as", short_help="Predict whether a login may send as an address.")
 @click.argument("login")
 @click.argument("senders", nargs=-1, required=True, metavar="SENDER...")
-@click.option(
-    "--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@format_option("table")
 @explain_option
 @connection_options
 @with_config
@@ -484,9 +477,7 @@ def lint_command(
 
 
 @main.command("audit", short_help="Check every address the directory holds: what is broken.")
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text")
 @connection_options
 @with_config
 def audit_command(
@@ -509,9 +500,7 @@ def audit_command(
     metavar="EXPECT.yaml...",
     type=click.Path(path_type=Path, dir_okay=False),
 )
-@click.option(
-    "--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@format_option("text")
 @click.option(
     "--junit",
     type=click.Path(path_type=Path, dir_okay=False),
