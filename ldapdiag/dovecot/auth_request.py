@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ldapdiag.dovecot.settings import AuthSettings
 from ldapdiag.dovecot.var_expand import Expansion, UnsupportedExpansion, Variable, var_expand
@@ -35,6 +36,73 @@ def ldap_escape(value: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+_FIXED_ROWS = tuple(
+    Variable(key, long_key, value)
+    for key, long_key, value in (
+        ("h", "home", None),
+        ("l", "lip", None),
+        ("r", "rip", None),
+        ("p", "pid", "0"),
+        ("!", None, "1"),
+        ("c", "secured", ""),
+        ("a", "lport", "0"),
+        ("b", "rport", "0"),
+        ("k", "cert", ""),
+        ("", "login_user", None),
+        ("", "login_username", None),
+        ("", "login_domain", None),
+        ("", "session", None),
+        ("", "real_lip", None),
+        ("", "real_rip", None),
+        ("", "real_lport", "0"),
+        ("", "real_rport", "0"),
+        ("", "master_user", None),
+        ("", "session_pid", None),
+        ("", "local_name", None),
+        ("", "client_id", None),
+        ("", "local_ip", None),
+        ("", "remote_ip", None),
+        ("", "local_port", "0"),
+        ("", "remote_port", "0"),
+        ("", "real_local_ip", None),
+        ("", "real_remote_ip", None),
+        ("", "real_local_port", "0"),
+        ("", "real_remote_port", "0"),
+    )
+)  # the rows of auth_request_get_var_expand_table_full() no auth request changes here
+
+
+@lru_cache(maxsize=16)
+def _allowed_chars(username_chars: str) -> frozenset[str] | None:
+    """auth_username_chars as a set of characters; None (empty setting) allows everything.
+
+    For an ASCII name this decides as _translate() does: an ASCII byte is in the setting's UTF-8
+    bytes exactly when its character is in the setting.
+    """
+    return frozenset(username_chars) if username_chars else None
+
+
+def _translate(username: str, user: str, translation: dict[str, str], chars: str) -> tuple[str | None, str]:
+    """auth_request_fix_username()'s loop: auth_username_translation, then auth_username_chars.
+
+    Returns (error, name): the error dovecot logs for a disallowed byte, else None.
+    """
+    allowed = chars.encode("utf-8", "surrogateescape")
+    out = bytearray()
+    for byte in user.encode("utf-8", "surrogateescape"):
+        mapped = translation.get(chr(byte)) if byte < 0x80 else None
+        if mapped is not None:
+            byte = ord(mapped)
+        if allowed and byte not in allowed:
+            return (
+                f"Username character disallowed by auth_username_chars: 0x{byte:02x} "
+                f"(username: {str_sanitize(username, 128)})",
+                user,
+            )
+        out.append(byte)
+    return None, out.decode("utf-8", "surrogateescape")
 
 
 def _no_escape(value: str) -> str:
@@ -89,20 +157,11 @@ class AuthRequest:
         if set_.default_realm and "@" not in user:
             user = f"{user}@{set_.default_realm}"
         translation = set_.translation_map()
-        allowed = set_.username_chars.encode("utf-8", "surrogateescape")
-        out = bytearray()
-        for byte in user.encode("utf-8", "surrogateescape"):
-            mapped = translation.get(chr(byte)) if byte < 0x80 else None
-            if mapped is not None:
-                byte = ord(mapped)
-            if allowed and byte not in allowed:
-                return (
-                    f"Username character disallowed by auth_username_chars: 0x{byte:02x} "
-                    f"(username: {str_sanitize(username, 128)})",
-                    None,
-                )
-            out.append(byte)
-        user = out.decode("utf-8", "surrogateescape")
+        allowed = _allowed_chars(set_.username_chars)
+        if translation or not user.isascii() or (allowed is not None and not allowed.issuperset(user)):
+            disallowed, user = _translate(username, user, translation, set_.username_chars)
+            if disallowed is not None:
+                return disallowed, None
         error = None
         if set_.username_format:
             expansion = self.expand(set_.username_format, username=user)
@@ -135,7 +194,8 @@ class AuthRequest:
         return table
 
     def _rows(self, esc: Escape, name: str, orig: str) -> tuple[Variable, ...]:
-        """The rows of var_table() (without %$)."""
+        """The rows of var_table() (without %$); those with fixed values last (every key is unique,
+        so the order never changes what a variable expands to)."""
 
         def parts(value: str) -> tuple[str, str, str | None]:
             local, at, domain = value.partition("@")
@@ -145,56 +205,28 @@ class AuthRequest:
         o_user, o_local, o_domain = parts(orig)
         first = esc(name.split("@")[1]) if "@" in name else None
         last = esc(name.rsplit("@", 1)[1]) if "@" in name else None
-        rows = [
-            ("u", "user", user),
-            ("n", "username", local),
-            ("d", "domain", domain),
-            ("s", "service", esc(self.service)),
-            ("h", "home", None),
-            ("l", "lip", None),
-            ("r", "rip", None),
-            ("p", "pid", "0"),
-            ("w", "password", None if self.mech_password is None else _PASSWORD),
-            ("!", None, "1"),
-            ("m", "mech", esc(self.mech_name)),
-            ("c", "secured", ""),
-            ("a", "lport", "0"),
-            ("b", "rport", "0"),
-            ("k", "cert", ""),
-            ("", "login_user", None),
-            ("", "login_username", None),
-            ("", "login_domain", None),
-            ("", "session", None),
-            ("", "real_lip", None),
-            ("", "real_rip", None),
-            ("", "real_lport", "0"),
-            ("", "real_rport", "0"),
-            ("", "domain_first", first),
-            ("", "domain_last", last),
-            ("", "master_user", None),
-            ("", "session_pid", None),
-            ("", "orig_user", o_user),
-            ("", "orig_username", o_local),
-            ("", "orig_domain", o_domain),
-            ("", "auth_user", o_user),
-            ("", "auth_username", o_local),
-            ("", "auth_domain", o_domain),
-            ("", "local_name", None),
-            ("", "client_id", None),
-            ("", "local_ip", None),
-            ("", "remote_ip", None),
-            ("", "local_port", "0"),
-            ("", "remote_port", "0"),
-            ("", "real_local_ip", None),
-            ("", "real_remote_ip", None),
-            ("", "real_local_port", "0"),
-            ("", "real_remote_port", "0"),
-            ("", "mechanism", esc(self.mech_name)),
-            ("", "original_user", o_user),
-            ("", "original_username", o_local),
-            ("", "original_domain", o_domain),
-        ]
-        return tuple(Variable(key, long_key, value) for key, long_key, value in rows)
+        mech = esc(self.mech_name)
+        return (
+            Variable("u", "user", user),
+            Variable("n", "username", local),
+            Variable("d", "domain", domain),
+            Variable("s", "service", esc(self.service)),
+            Variable("w", "password", None if self.mech_password is None else _PASSWORD),
+            Variable("m", "mech", mech),
+            Variable("", "domain_first", first),
+            Variable("", "domain_last", last),
+            Variable("", "orig_user", o_user),
+            Variable("", "orig_username", o_local),
+            Variable("", "orig_domain", o_domain),
+            Variable("", "auth_user", o_user),
+            Variable("", "auth_username", o_local),
+            Variable("", "auth_domain", o_domain),
+            Variable("", "mechanism", mech),
+            Variable("", "original_user", o_user),
+            Variable("", "original_username", o_local),
+            Variable("", "original_domain", o_domain),
+            *_FIXED_ROWS,
+        )
 
     def expand(self, template: str, escape: Escape | None = None, username: str | None = None) -> Expansion:
         """auth_request_var_expand(): the request's table with the passdb:/userdb: functions."""

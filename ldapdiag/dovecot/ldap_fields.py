@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ldapdiag.directory.directory import Entry
 from ldapdiag.dovecot.var_expand import UnsupportedExpansion, Variable, var_expand
@@ -48,6 +49,7 @@ class FieldValue:
     warnings: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=64)  # the settings are parsed for every lookup; AttrMap is immutable
 def parse_attrs(attrlist: str, skip_field: str | None = None) -> AttrMap:
     """db_ldap_set_attrs(): the attribute map; `skip_field` is auth_bind's "password"."""
     if attrlist == "":

@@ -10,8 +10,10 @@ into an internal failure, while attribute templates only warn.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 Func = Callable[[str], str | None]  # `%{name:data}` -> value (None: empty)
 
@@ -24,8 +26,7 @@ class UnsupportedExpansion(Exception):
     """A construct dovecot supports that ldapdiag does not emulate (hash functions, %{pid}...)."""
 
 
-@dataclass(frozen=True)
-class Variable:
+class Variable(NamedTuple):
     """One var_expand_table row: a one-character key, a long key, a value (None = unset)."""
 
     key: str  # "" when the row has only a long key
@@ -151,21 +152,28 @@ class _Expander:
         return f"UNSUPPORTED_VARIABLE_{name}", False
 
 
-def var_expand(
-    template: str,
-    table: tuple[Variable, ...],
-    funcs: Mapping[str, Func] | None = None,
-    builtins: Mapping[str, str] | None = None,
-) -> Expansion:
-    """var_expand_with_funcs(template, table, funcs): the text and dovecot's verdict."""
-    expander = _Expander(table, funcs or {}, builtins or {})
-    out: list[str] = []
+class _Reference(NamedTuple):
+    """One `%...X` or `%...{key}` of a template, parsed: what var_expand_with_funcs() reads."""
+
+    long: bool
+    key: str
+    modifiers: tuple[Callable[[str, _Context], str], ...]
+    width: int
+    offset: int
+    zero_padding: bool
+
+
+@lru_cache(maxsize=1024)
+def _compile(template: str) -> tuple[str | _Reference, ...]:
+    """The template as literal text and references, parsed once (it is expanded for every request)."""
+    parts: list[str | _Reference] = []
+    literal: list[str] = []
     index = 0
     size = len(template)
     while index < size:
         char = template[index]
         if char != "%":
-            out.append(char)
+            literal.append(char)
             index += 1
             continue
         index += 1
@@ -179,12 +187,43 @@ def var_expand(
             break
         if template[index] == "{" and "}" in template[index:]:
             end = _long_key_end(template, index)
-            value, ok = expander.long(template[index + 1 : end])
+            key, long = template[index + 1 : end], True
             index = end + 1 if end < size else end
         else:
-            value, ok = expander.short(template[index])
+            key, long = template[index], False
             index += 1
-        out.append(_apply(value, ok, modifiers, ctx))
+        if literal:
+            parts.append("".join(literal))
+            literal = []
+        parts.append(_Reference(long, key, tuple(modifiers), ctx.width, ctx.offset, ctx.zero_padding))
+    if literal:
+        parts.append("".join(literal))
+    return tuple(parts)
+
+
+def var_expand(
+    template: str,
+    table: tuple[Variable, ...],
+    funcs: Mapping[str, Func] | None = None,
+    builtins: Mapping[str, str] | None = None,
+) -> Expansion:
+    """var_expand_with_funcs(template, table, funcs): the text and dovecot's verdict."""
+    parts = _compile(template)
+    if len(parts) == 1 and parts[0].__class__ is str:
+        return Expansion(parts[0], True)  # type: ignore[arg-type]
+    expander = _Expander(table, funcs or {}, builtins or {})
+    out: list[str] = []
+    for part in parts:
+        if part.__class__ is str:
+            out.append(part)  # type: ignore[arg-type]
+            continue
+        ref: _Reference = part  # type: ignore[assignment]
+        value, ok = expander.long(ref.key) if ref.long else expander.short(ref.key)
+        if ok and (ref.modifiers or ref.width or ref.offset):
+            ctx = _Context()
+            ctx.width, ctx.offset, ctx.zero_padding = ref.width, ref.offset, ref.zero_padding
+            value = _apply(value, ok, ref.modifiers, ctx)
+        out.append(value)
     return Expansion("".join(out), expander.ok, expander.error)
 
 
@@ -243,7 +282,7 @@ def _long_key_end(template: str, start: int) -> int:
     return end - 1 if depth == 0 else end
 
 
-def _apply(value: str, ok: bool, modifiers: list[Callable[[str, _Context], str]], ctx: _Context) -> str:
+def _apply(value: str, ok: bool, modifiers: Sequence[Callable[[str, _Context], str]], ctx: _Context) -> str:
     """Modifiers, then offset and width, as var_expand_with_funcs() does for a known variable."""
     if not ok:
         return value
