@@ -30,6 +30,7 @@ from .enumerate import RECIPIENT_MAPS, Plan, plan
 
 BATCH_CACHE_SIZE = 12_288  # searches kept: a chunk's batched answers (batch.py) fit with room
 ANSWERS_KEPT = 20_000  # postfix's cached table answers and resolver replies kept between addresses
+LMTP_ANSWERS_KEPT = 4096  # dovecot LMTP's answers for final recipients kept between addresses
 
 
 class AuditEngine:
@@ -65,6 +66,7 @@ class AuditEngine:
         )
         self._enumeration: dict[object, Directory] = {}
         self._plan: Plan | None = None
+        self._lmtp_answers: Lru[tuple[int, str], LmtpAnswer] = Lru(LMTP_ANSWERS_KEPT)
 
     def __enter__(self) -> AuditEngine:
         return self
@@ -88,18 +90,28 @@ class AuditEngine:
         return outcome
 
     def _lmtp(self, config: MailServerConfig, address: str) -> LmtpAnswer | None:
-        """dovecot LMTP's RCPT answer (postfix_hooks.lmtp_hook, with the run's DovecotAuth)."""
+        """dovecot LMTP's RCPT answer (postfix_hooks.lmtp_hook, with the run's DovecotAuth).
+
+        A final recipient reached again (a group member, an alias target) gets the answer it got
+        before: the directory is read once per run, as postfix's own answers are kept. Temporary
+        failures (4xx) are asked again, as dovecot would."""
+        known = self._lmtp_answers.get((id(config), address))
+        if known is not None:
+            return known
         outcome = lmtp_rcpt(config, self._dovecot_directory, address, auth=self.auth)
         if outcome.reply is None:
             return None
         userdb = outcome.as_dict()["userdb"]
-        return LmtpAnswer(
+        answer = LmtpAnswer(
             outcome.reply,
             userdb,  # type: ignore[arg-type]
             outcome.data_reply,
             outcome.findings,
             outcome.inherits_ids,
         )
+        if not answer.reply.startswith("4"):
+            self._lmtp_answers.put((id(config), address), answer)
+        return answer
 
     def _dovecot_directory(self, policy: ConnectionPolicy) -> Directory:
         key = policy.connection_key()

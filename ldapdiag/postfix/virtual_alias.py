@@ -25,11 +25,12 @@ from ldapdiag.postfix.tables import LookupResult, Table, TableList
 DEFER = "defer"  # CLEANUP_STAT_DEFER: 451 4.6.0 Alias expansion error
 WRITE = "write"  # CLEANUP_STAT_WRITE: 451 4.3.0 Error: queue file write error
 _UNSUPPORTED_RESULT = frozenset(' \t"<>();:[]\\')
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 def fold(address: str) -> str:
     """been_here's BH_FLAG_FOLD / casefold() with SMTPUTF8 off: ASCII lower case."""
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in address)
+    return address.translate(_ASCII_LOWER)
 
 
 def canonicalize(address: str, params: Params) -> str:
