@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ldapdiag.audit.cache import Lru
 from ldapdiag.directory import filters as f
-from ldapdiag.directory.directory import SCOPES, Directory, Entry, SearchOutcome, WireSearch
+from ldapdiag.directory.directory import Directory, Entry, SearchOutcome, WireSearch
 from ldapdiag.directory.problems import DirectoryProblem
 from ldapdiag.dovecot.auth_request import AuthRequest, ldap_escape
 from ldapdiag.dovecot.ldap_fields import parse_attrs
@@ -272,7 +272,7 @@ class ChunkPrefetch:
         shim = SimpleNamespace(
             config=SimpleNamespace(
                 attributes=list(how.attributes),
-                scope=SCOPES.get(how.scope, how.scope),  # as a number: search_many takes no "sub"
+                scope=how.scope,
                 timeout=how.time_limit,
                 dereference=how.effective_deref,
                 size_limit=how.effective_size_limit,

@@ -315,6 +315,10 @@ class Directory:
         self.last_search = None
         if not searches:
             return []
+        searches = [
+            spec if isinstance(spec.scope, int) else replace(spec, scope=_scope(spec.scope))
+            for spec in searches
+        ]
         session = self.connect()
         start = time.monotonic()
         events = [

@@ -177,3 +177,21 @@ def test_shared_server_saw_only_read_operations(basic_setup_directory: RunningDi
     words, oids = operations_in(basic_setup_directory.access_log)
     assert not words & {"ADD", "DEL", "MOD", "MODRDN", "CMP", "ABANDON", "PASSMOD"}
     assert oids <= {STARTTLS_OID, WHOAMI_OID}
+
+
+@pytest.mark.parametrize("scope", ["sub", "one", "base", 2])
+def test_search_many_takes_the_scopes_search_takes(directory: Directory, scope: str | int) -> None:
+    """search_many() (the pipelined batches) answers each search as search() does, named scopes too."""
+    from ldapdiag.directory import filters
+    from ldapdiag.directory.ldap3_filter import SearchSpec
+
+    texts = ["(mail=*)", "(objectClass=*)"]
+    base = BASE if scope != "base" else f"ou=users,{BASE}"
+    specs = [SearchSpec(base, scope, filters.parse(text), ["mail"]) for text in texts]
+    many = directory.search_many(specs)
+    for text, outcome in zip(texts, many, strict=True):
+        one = directory.search(base, scope, text, ["mail"], size_limit=0, time_limit=0, deref=0)
+        assert outcome.result_code == one.result_code == 0
+        assert [e.dn for e in outcome.entries] == [e.dn for e in one.entries]
+        assert [e.raw for e in outcome.entries] == [e.raw for e in one.entries]
+    assert any(outcome.entries for outcome in many)
