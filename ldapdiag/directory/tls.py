@@ -14,7 +14,6 @@ finds, but lets the component's policy decide whether the connection goes on:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 import ssl
 import warnings
@@ -155,20 +154,9 @@ def _pure_python_facts(der: bytes) -> CertificateFacts | None:
     from ldapdiag.directory.x509_der import DerError, parse_certificate
 
     try:
-        parsed = parse_certificate(der)
+        return parse_certificate(der)
     except (DerError, ValueError):
         return None
-    return CertificateFacts(
-        subject=parsed.subject,
-        issuer=parsed.issuer,
-        common_names=parsed.common_names,
-        dns_names=parsed.dns_names,
-        ip_addresses=parsed.ip_addresses,
-        not_before=parsed.not_before,
-        not_after=parsed.not_after,
-        self_signed=parsed.self_signed,
-        sha256=hashlib.sha256(der).hexdigest(),
-    )
 
 
 def name_to_check(host: str, local_fqdn: str | None) -> str:

@@ -12,8 +12,10 @@ parsers give the same text (tests/unit/test_x509_der.py compares them on real ce
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
-from dataclasses import dataclass
+
+from ldapdiag.directory.tls import CertificateFacts
 
 _SEQUENCE, _SET, _OID, _OCTET_STRING, _BOOLEAN = 0x30, 0x31, 0x06, 0x04, 0x01
 _UTC_TIME, _GENERALIZED_TIME, _BIT_STRING = 0x17, 0x18, 0x03
@@ -49,25 +51,11 @@ class DerError(ValueError):
     """The bytes are not a DER certificate this parser understands."""
 
 
-@dataclass(frozen=True)
-class DerCertificate:
-    """The certificate facts `ldapdiag.directory.tls.CertificateFacts` is built from."""
-
-    subject: str
-    issuer: str
-    common_names: tuple[str, ...]
-    dns_names: tuple[str, ...]
-    ip_addresses: tuple[str, ...]
-    not_before: dt.datetime
-    not_after: dt.datetime
-    self_signed: bool
-
-
 Attribute = tuple[str, str | bytes]
 
 
-def parse_certificate(der: bytes) -> DerCertificate:
-    """Subject, issuer, CNs, SANs and validity of a DER X.509 certificate (RFC 5280 4.1)."""
+def parse_certificate(der: bytes) -> CertificateFacts:
+    """Subject, issuer, CNs, SANs, validity and fingerprint of a DER X.509 certificate (RFC 5280 4.1)."""
     certificate = _only(der, _SEQUENCE)
     tbs = _children(_children(certificate)[0][1])
     position = 1 if tbs[0][0] == _EXPLICIT_VERSION else 0
@@ -79,7 +67,7 @@ def parse_certificate(der: bytes) -> DerCertificate:
     for tag, content in tbs[position + 6 :]:
         if tag == _EXPLICIT_EXTENSIONS:
             _subject_alt_names(_only(content, _SEQUENCE), dns, ips)
-    return DerCertificate(
+    return CertificateFacts(
         subject=_rfc4514(subject),
         issuer=_rfc4514(issuer),
         common_names=tuple(str(v) for rdn in subject for oid, v in rdn if oid == _COMMON_NAME),
@@ -88,6 +76,7 @@ def parse_certificate(der: bytes) -> DerCertificate:
         not_before=_time(validity[0]),
         not_after=_time(validity[1]),
         self_signed=[set(rdn) for rdn in subject] == [set(rdn) for rdn in issuer],
+        sha256=hashlib.sha256(der).hexdigest(),
     )
 
 
