@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 from ldapdiag.config.origin import Finding, Origin
@@ -50,11 +51,11 @@ class ConfFile:
 
     def get(self, key: str) -> ConfEntry | None:
         """The effective entry for `key`: the last occurrence wins, as in postfix, dovecot and saslauthd."""
-        found = None
-        for entry in self.entries:
-            if entry.key == key:
-                found = entry
-        return found
+        return self._effective.get(key)
+
+    @cached_property
+    def _effective(self) -> dict[str, ConfEntry]:
+        return self.effective()
 
     def value(self, key: str, default: str | None = None) -> str | None:
         """The effective value of `key`, or `default` when the file does not set it."""

@@ -82,6 +82,7 @@ class DovecotAuth:
     _ldap: LdapSettings | None = field(default=None, init=False)
     _policy: ConnectionPolicy | None = field(default=None, init=False)
     _fatal: tuple[str | None] | None = field(default=None, init=False)  # startup_refusal(), once
+    _settings: dict[str | None, AuthSettings] = field(default_factory=dict, init=False)  # per protocol
 
     def __enter__(self) -> DovecotAuth:
         return self
@@ -139,7 +140,11 @@ class DovecotAuth:
                 )
 
     def settings(self, protocol: str | None) -> AuthSettings:
-        return auth_settings(self.config, protocol)
+        """auth_settings() of the protocol, read once (the configuration never changes)."""
+        known = self._settings.get(protocol)
+        if known is None:
+            known = self._settings[protocol] = auth_settings(self.config, protocol)
+        return known
 
     # -- flows ---------------------------------------------------------------------------------
 
