@@ -178,7 +178,8 @@ class ChunkPrefetch:
         if rules is None:
             return
         delimiter = auth.settings("lmtp").recipient_delimiter
-        names = sorted({lmtp_username(address, delimiter) for address in recipients})
+        unknown = [address for address in recipients if not self.engine.lmtp_known(address)]
+        names = sorted({lmtp_username(address, delimiter) for address in unknown})
         user_attrs = parse_attrs(ldap.user_attrs).attributes or ()
         self._dovecot_batch(directory, rules, ldap, "lmtp", names, ldap.user_filter, user_attrs, True)
         if self._rename_attribute is None:

@@ -29,7 +29,7 @@ from .cache import AuditPool, AuditTrace, CachingDirectory, Lru
 from .enumerate import RECIPIENT_MAPS, Plan, plan
 
 BATCH_CACHE_SIZE = 12_288  # searches kept: a chunk's batched answers (batch.py) fit with room
-ANSWERS_KEPT = 20_000  # postfix's cached table answers and resolver replies kept between addresses
+ANSWERS_KEPT = 4096  # postfix's cached table answers and resolver replies kept between addresses
 LMTP_ANSWERS_KEPT = 4096  # dovecot LMTP's answers for final recipients kept between addresses
 
 
@@ -112,6 +112,10 @@ class AuditEngine:
         if not answer.reply.startswith("4"):
             self._lmtp_answers.put((id(config), address), answer)
         return answer
+
+    def lmtp_known(self, address: str) -> bool:
+        """dovecot LMTP's answer for this final recipient is kept (_lmtp() will not search)."""
+        return (id(self.config), address) in self._lmtp_answers
 
     def _dovecot_directory(self, policy: ConnectionPolicy) -> Directory:
         key = policy.connection_key()
