@@ -89,3 +89,27 @@ def test_ldaps_saslauthd_with_its_own_ca_setting(
     sasl = [q for q in queries if q["filter"] == "(&(mail=alice@example.org)(objectClass=inetOrgPerson))"]
     assert sasl, [q["ldapsearch"] for q in queries]
     _works_only_with_the_prefix(sasl[-1], directory, directory.ca_file)
+
+
+def test_starttls_dovecot_with_ca_dir(basic_setup_directory: RunningDirectory, tmp_path: Path) -> None:
+    """--ca-dir (a hashed CA directory, `openssl rehash`) becomes LDAPTLS_CACERTDIR, which libldap reads;
+    without it the same pasted command fails the certificate check."""
+    directory = basic_setup_directory
+    assert directory.ca_file is not None
+    ca_dir = tmp_path / "cas"
+    ca_dir.mkdir()
+    (ca_dir / "throwaway-ca.pem").write_bytes(directory.ca_file.read_bytes())
+    subprocess.run(["openssl", "rehash", str(ca_dir)], check=True, capture_output=True)
+    args = ["user", "alice@example.org", "--set", "DOVECOT_TLS=yes", "--ca-dir", str(ca_dir)]
+    queries = _queries(args, directory, directory.ldap_url)
+    assert len(queries) == 1 and queries[0]["start_tls"]
+    command = queries[0]["ldapsearch"]
+    # dovecot's own CA file (DMS: the system bundle, which lacks the throwaway CA) stays beside it
+    prefix = rf"^(LDAPTLS_CACERT=\S+ )?LDAPTLS_CACERTDIR={re.escape(str(ca_dir))} ldapsearch "
+    assert re.match(prefix, command), command
+    result = _paste(command, directory)
+    assert result.returncode == 0, f"{command}: {result.stderr}"
+    found = [line[4:] for line in result.stdout.splitlines() if line.startswith("dn: ")]
+    assert found == queries[0]["entries"] and found, command
+    bare = _paste(re.sub(r"LDAPTLS_CACERTDIR=\S+ ", "", command, count=1), directory)
+    assert bare.returncode != 0 and "dn: " not in bare.stdout, bare
