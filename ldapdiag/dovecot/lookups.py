@@ -181,8 +181,28 @@ def passdb_lookup(request: AuthRequest, settings: LdapSettings, directory: Direc
     return PassdbOutcome("ok", request.user, reason, [search], scheme=scheme)
 
 
+AUTH_PANIC = (
+    "Panic: file hash.c: line 256 (hash_table_insert_node): assertion failed: "
+    "(opcode == HASH_TABLE_OP_UPDATE): the auth process dies (signal 6): the entry holds an "
+    "attribute twice"
+)
+
+
+def auth_process_dies(search: DovecotSearch) -> bool:
+    """get_ldap_fields() puts every attribute of the first entry (as it arrives) into a hash table
+    by case-insensitive name with hash_table_insert(), which asserts the name is new: an attribute
+    the server sends twice in that entry kills dovecot 2.3's auth process (signal 6), and the
+    lookup fails as a temporary error (db-ldap.c, userdb-ldap.c and passdb-ldap.c: "first entry")."""
+    if not search.entries:
+        return False
+    names = [name.lower() for name, _values in search.entries[0].raw]
+    return len(set(names)) != len(names)
+
+
 def _search_verdict(search: DovecotSearch, request: AuthRequest) -> PassdbOutcome | None:
     """Errors, no entry, several entries: the passdb's answer before any password check."""
+    if auth_process_dies(search):
+        return PassdbOutcome("internal_failure", request.user, AUTH_PANIC, [search])
     if search.error is not None:
         return PassdbOutcome("internal_failure", request.user, search.error, [search])
     if not search.entries:
@@ -258,6 +278,8 @@ def userdb_lookup(request: AuthRequest, settings: LdapSettings, directory: Direc
         return UserdbOutcome("internal_failure", request.user, {}, str(error))
     except UnsupportedExpansion as error:
         raise CannotPredict(str(error)) from None
+    if auth_process_dies(search):
+        return UserdbOutcome("internal_failure", request.user, {}, AUTH_PANIC, [search])
     if search.error is not None:
         return UserdbOutcome("internal_failure", request.user, {}, search.error, [search])
     if not search.entries:
