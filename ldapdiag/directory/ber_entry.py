@@ -45,6 +45,61 @@ def _element(message: bytes, position: int, tag: int) -> tuple[int, int]:
 
 def decode_entry(message: bytes) -> tuple[int, bytes, list[tuple[bytes, list[bytes]]]] | None:
     """(messageID, objectName, [(type, [value, ...]), ...]) of a searchResEntry, else None."""
+    if len(message) < 0x80 and message[0] == 0x30:
+        return _decode_short(message) or _decode(message)
+    return _decode(message)
+
+
+def _decode_short(message: bytes) -> tuple[int, bytes, list[tuple[bytes, list[bytes]]]] | None:
+    """decode_entry() of a message under 128 bytes: every length in BER's short form, one byte."""
+    try:
+        end = len(message)
+        if message[1] != end - 2 or message[2] != 0x02:
+            return None
+        id_size = message[3]
+        if not 0 < id_size <= 4 or message[4] & 0x80:
+            return None
+        position = 4 + id_size
+        message_id = int.from_bytes(message[4:position], "big")
+        if message[position] != _SEARCH_RESULT_ENTRY or message[position + 1] != end - position - 2:
+            return None  # not an entry, or controls follow (ldap3 decodes those)
+        if message[position + 2] != 0x04:
+            return None
+        dn_end = position + 4 + message[position + 3]
+        dn = message[position + 4 : dn_end]
+        if message[dn_end] != 0x30 or message[dn_end + 1] != end - dn_end - 2:
+            return None
+        attributes: list[tuple[bytes, list[bytes]]] = []
+        position = dn_end + 2
+        while position < end:
+            if message[position] != 0x30 or message[position + 2] != 0x04:
+                return None
+            item_end = position + 2 + message[position + 1]
+            type_end = position + 4 + message[position + 3]
+            name = message[position + 4 : type_end]
+            if message[type_end] != 0x31 or type_end + 2 + message[type_end + 1] != item_end:
+                return None
+            values: list[bytes] = []
+            cursor = type_end + 2
+            while cursor < item_end:
+                if message[cursor] != 0x04:
+                    return None
+                start = cursor + 2
+                cursor = start + message[cursor + 1]
+                values.append(message[start:cursor])
+            if cursor != item_end:
+                return None
+            attributes.append((name, values))
+            position = item_end
+        if position != end:
+            return None
+        return message_id, dn, attributes
+    except IndexError:
+        return None
+
+
+def _decode(message: bytes) -> tuple[int, bytes, list[tuple[bytes, list[bytes]]]] | None:
+    """decode_entry() of any message (long-form lengths too)."""
     try:
         start, end = _element(message, 0, 0x30)
         if end != len(message):

@@ -283,20 +283,22 @@ class Directory:
             )
         except f.FilterSyntaxError as error:
             problem = from_exception(error, session.url, "search")
-            self._record(_with(event, start, problem.kind.value, code=-7))
+            self._record(finished_event(event, start, problem.kind.value, code=-7))
             raise DirectoryProblem(problem) from None
         except (LDAPException, OSError) as error:
             problem = from_exception(error, session.url, "search", session.operation_timeout)
-            self._record(_with(event, start, problem.kind.value))
+            self._record(finished_event(event, start, problem.kind.value))
             session.closed = True
             self._failure = DirectoryProblem(problem)
             self._fault(problem)
             raise self._failure from None
-        outcome = _outcome(result.result, result.entries, result.references, base, session.url, self.policy)
+        outcome = search_outcome(
+            result.result, result.entries, result.references, base, session.url, self.policy
+        )
         if outcome.problem is not None:
             self._fault(outcome.problem, static_base=base == self.policy.search_base)
         self._record(
-            _with(
+            finished_event(
                 event,
                 start,
                 outcome.result_name,
@@ -340,20 +342,20 @@ class Directory:
         except (LDAPException, OSError) as error:
             problem = from_exception(error, session.url, "search", session.operation_timeout)
             for event in events:
-                self.trace.add(_with(event, start, problem.kind.value))
+                self.trace.add(finished_event(event, start, problem.kind.value))
             session.closed = True
             self._failure = DirectoryProblem(problem)
             self._fault(problem)
             raise self._failure from None
         outcomes = []
         for spec, event, result in zip(searches, events, results, strict=True):
-            outcome = _outcome(
+            outcome = search_outcome(
                 result.result, result.entries, result.references, spec.base, session.url, self.policy
             )
             if outcome.problem is not None:
                 self._fault(outcome.problem, static_base=spec.base == self.policy.search_base)
             self.trace.add(
-                _with(
+                finished_event(
                     event,
                     start,
                     outcome.result_name,
@@ -401,11 +403,13 @@ class Directory:
             )
         except (LDAPException, OSError, f.FilterSyntaxError) as error:
             problem = from_exception(error, session.url, "search", session.operation_timeout)
-            self.trace.add(_with(event, start, problem.kind.value))
+            self.trace.add(finished_event(event, start, problem.kind.value))
             self._fault(problem)
             raise DirectoryProblem(problem) from None
-        outcome = _outcome(result.result, result.entries, result.references, base, session.url, self.policy)
-        self.trace.add(_with(event, start, outcome.result_name, code=outcome.result_code))
+        outcome = search_outcome(
+            result.result, result.entries, result.references, base, session.url, self.policy
+        )
+        self.trace.add(finished_event(event, start, outcome.result_name, code=outcome.result_code))
         return outcome
 
     def base_exists(self, base: str) -> SearchOutcome:
@@ -461,7 +465,7 @@ def _filter_text(filter_: str | bytes | f.Filter) -> str:
     return filter_
 
 
-def _outcome(
+def search_outcome(
     result: Mapping[str, object],
     entries: Sequence[Mapping[str, object]],
     references: Sequence[Mapping[str, object]],
@@ -469,6 +473,7 @@ def _outcome(
     server: str,
     policy: ConnectionPolicy,
 ) -> SearchOutcome:
+    """The SearchOutcome of a finished search (result, entries, references as ldap3 hands them)."""
     code = int(result.get("result", 80))  # type: ignore[call-overload]
     message = str(result.get("message") or "")
     refs = tuple(url for response in references for url in _uris(response))
@@ -517,7 +522,7 @@ def _entry(response: Mapping[str, object]) -> Entry:
     return Entry(str(response.get("dn", "")), pairs)
 
 
-def _with(
+def finished_event(
     event: TraceEvent,
     start: float,
     result: str,
@@ -526,6 +531,7 @@ def _with(
     dns: tuple[str, ...] = (),
     references: tuple[str, ...] = (),
 ) -> TraceEvent:
+    """The trace event of a search, completed with its result and duration."""
     return replace(
         event,
         duration=time.monotonic() - start,

@@ -17,6 +17,7 @@ sees what the server does with it (ldap3 raises LDAPSessionTerminatedByServerErr
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from ldap3.strategy.sync import SyncStrategy
 from pyasn1.type import namedtype, univ
 
 from ldapdiag.directory import filters as f
+from ldapdiag.directory.ber_entry import decode_entry, entry_response
 from ldapdiag.directory.filters import escape_value, parse
 
 SCOPES: Mapping[str | int, int] = {BASE: 0, LEVEL: 1, SUBTREE: 2, 0: 0, 1: 1, 2: 2}
@@ -259,9 +261,9 @@ def encode_filter(node: f.Filter) -> bytes:
         return _tlv(tag, _tlv(0x04, node.attribute.encode()) + _tlv(0x04, node.value))  # type: ignore[attr-defined]
     match node:
         case f.And(children):
-            return _tlv(0xA0, b"".join(encode_filter(child) for child in children))
+            return _tlv(0xA0, _encode_children(children))
         case f.Or(children):
-            return _tlv(0xA1, b"".join(encode_filter(child) for child in children))
+            return _tlv(0xA1, _encode_children(children))
         case f.Not(inner):
             return _tlv(0xA2, encode_filter(inner))
         case f.Present(attribute):
@@ -280,6 +282,20 @@ def encode_filter(node: f.Filter) -> bytes:
         case f.EmptyFilter():
             raise ValueError("the empty filter has no BER form: libldap leaves it out of the request")
     raise TypeError(f"not a filter: {node!r}")
+
+
+def _encode_children(children: Sequence[f.Filter]) -> bytes:
+    """encode_filter() of each child, joined; a short equality (the batches' thousands) inline."""
+    parts = []
+    for child in children:
+        if type(child) is f.Equality:
+            name, value = child.attribute.encode(), child.value
+            size = len(name) + len(value) + 4
+            if size < 0x80:  # every length in the short form
+                parts.append(bytes((0xA3, size, 0x04, len(name))) + name + bytes((0x04, len(value))) + value)
+                continue
+        parts.append(encode_filter(child))
+    return b"".join(parts)
 
 
 class _EncodedFilterSearchRequest(rfc.SearchRequest):
@@ -449,59 +465,120 @@ def search_many(
     (an exception, as search() raises it); the caller starts again on a new one. `texts`: the
     filters as text (f.encode), when the caller has them already.
     """
-    requests = []
-    for position, spec in enumerate(searches):
-        if isinstance(spec.node, f.EmptyFilter):
-            raise ValueError("search_many() sends no empty filter: use search()")
-        request = _encoded_search_request(
-            spec.base, spec.scope, spec.node, spec.attributes, spec.size_limit, spec.time_limit, spec.deref
-        )
-        requests.append((request, texts[position] if texts else f.encode(spec.node)))
-    _check_strategy(connection)
-    strategy = connection.strategy
-    results: list[SearchResult | None] = [None] * len(requests)
-    pending: dict[int, tuple[int, list[dict[str, Any]]]] = {}
-    with connection.connection_lock, _server_answers_only(connection):
-        if connection.lazy:
-            connection._fire_deferred()
-        sent = 0
-        while sent < len(requests) or pending:
-            while sent < len(requests) and len(pending) < window:
-                message_id = _send_without_filter(connection, *requests[sent])
-                pending[message_id] = (sent, [])
-                sent += 1
-            messages = strategy.receiving()
-            if not messages:
-                _terminated(connection)
-            for message in messages:
-                message_id, response = _decode_message(strategy, message)
-                slot = pending.get(message_id)
-                if slot is None:
-                    if message_id == 0 and response.get("responseName") == "1.3.6.1.4.1.1466.20036":
-                        _terminated(connection)  # RFC 4511 4.4.1 Notice of Disconnection
-                    connection.last_error = "invalid messageId received"
-                    raise LDAPSocketReceiveError(connection.last_error)
-                if response["type"] in _NOT_FINAL:
-                    slot[1].append(response)
-                    continue
-                del pending[message_id]
-                strategy._outstanding.pop(message_id, None)
-                responses = [item for item in slot[1] if item["type"] != "intermediateResponse"]
-                results[slot[0]] = SearchResult(tuple(responses), dict(response))
-        connection.result = None
-        connection.response = None
+    stream = SearchStream(connection, searches, window, texts)
+    results: list[SearchResult | None] = [None] * len(searches)
+    while not stream.done:
+        for position, result in stream.step(block=True):
+            results[position] = result
     return [result for result in results if result is not None]
+
+
+class SearchStream:
+    """search_many() a step at a time: between steps the caller works while the server answers.
+
+    No other operation may use the connection until the stream is `done` (their answers would
+    meet the stream's); a failure raises as search_many() does, and the connection is unusable.
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        searches: Sequence[SearchSpec],
+        window: int = 4,
+        texts: Sequence[str] = (),
+    ) -> None:
+        for spec in searches:  # what building a request can refuse, refused before anything is sent
+            if isinstance(spec.node, f.EmptyFilter):
+                raise ValueError("search_many() sends no empty filter: use search()")
+            _lookup(SCOPES, spec.scope, "scope")
+            _lookup(DEREFS, spec.deref, "deref")
+        _check_strategy(connection)
+        self.connection = connection
+        self.searches = searches
+        self.window = window
+        self.texts: list[str] = list(texts) or [""] * len(searches)  # filled as they are sent
+        self._given = bool(texts)
+        self.sent = 0
+        self._pending: dict[int, tuple[int, list[dict[str, Any]]]] = {}
+
+    @property
+    def done(self) -> bool:
+        """Every search sent and answered."""
+        return self.sent == len(self.searches) and not self._pending
+
+    def step(self, block: bool = True) -> list[tuple[int, SearchResult]]:
+        """Send while the window has room, then read what has come (wait for it when `block`):
+        the searches answered in this step, as (position in `searches`, result)."""
+        connection = self.connection
+        finished: list[tuple[int, SearchResult]] = []
+        with connection.connection_lock, _server_answers_only(connection):
+            if connection.lazy:
+                connection._fire_deferred()
+            self._send()
+            if self._pending and (block or _readable(connection.socket)):
+                self._receive(finished)
+                self._send()
+            connection.result = None
+            connection.response = None
+        return finished
+
+    def _send(self) -> None:
+        connection, searches, pending = self.connection, self.searches, self._pending
+        while self.sent < len(searches) and len(pending) < self.window:  # each built as it goes out
+            spec = searches[self.sent]
+            request = _encoded_search_request(
+                spec.base,
+                spec.scope,
+                spec.node,
+                spec.attributes,
+                spec.size_limit,
+                spec.time_limit,
+                spec.deref,
+            )
+            if not self._given:
+                self.texts[self.sent] = f.encode(spec.node)
+            message_id = _send_without_filter(connection, request, self.texts[self.sent])
+            pending[message_id] = (self.sent, [])
+            self.sent += 1
+
+    def _receive(self, finished: list[tuple[int, SearchResult]]) -> None:
+        connection, pending = self.connection, self._pending
+        strategy = connection.strategy
+        messages = strategy.receiving()
+        if not messages:
+            _terminated(connection)
+        for message in messages:
+            message_id, response = _decode_message(strategy, message)
+            slot = pending.get(message_id)
+            if slot is None:
+                if message_id == 0 and response.get("responseName") == "1.3.6.1.4.1.1466.20036":
+                    _terminated(connection)  # RFC 4511 4.4.1 Notice of Disconnection
+                connection.last_error = "invalid messageId received"
+                raise LDAPSocketReceiveError(connection.last_error)
+            if response["type"] in _NOT_FINAL:
+                slot[1].append(response)
+                continue
+            del pending[message_id]
+            strategy._outstanding.pop(message_id, None)
+            responses = [item for item in slot[1] if item["type"] != "intermediateResponse"]
+            finished.append((slot[0], SearchResult(tuple(responses), dict(response))))
+
+
+def _readable(sock: Any) -> bool:
+    """Whether a read would not wait: bytes in the socket, or decrypted ones in the TLS layer."""
+    pending = getattr(sock, "pending", None)
+    if pending is not None and pending() > 0:
+        return True
+    return bool(select.select([sock], [], [], 0)[0])
 
 
 def _decode_message(strategy: Any, message: bytes) -> tuple[int, dict[str, Any]]:
     """(messageID, ldap3's response dict) of one received message; entries by ber_entry.py."""
-    from ldap3.utils.asn1 import decode_message_fast
-
-    from ldapdiag.directory.ber_entry import decode_entry, entry_response
-
     entry = decode_entry(message)
     if entry is not None:
         return entry[0], entry_response(entry[1], entry[2])
+    from ldap3.utils.asn1 import decode_message_fast
+
     decoded = decode_message_fast(message)
     return int(decoded["messageID"]), strategy.decode_response_fast(decoded)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -130,6 +131,10 @@ class ConnectionPolicy:
 
     def connection_key(self) -> tuple[object, ...]:
         """dict_ldap_conn_find(): tables with the same key share one connection in postfix."""
+        return self._connection_key
+
+    @cached_property
+    def _connection_key(self) -> tuple[object, ...]:  # made once per policy (asked for every search)
         tls = (self.tls.chain, self.tls.host, tuple((s.kind, s.path) for s in self.tls.ca_sources))
         return (
             self.component,

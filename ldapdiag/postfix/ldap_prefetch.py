@@ -30,20 +30,29 @@ be wrong:
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ldap3.core.exceptions import LDAPException
 
 from ldapdiag.directory import filters as f
-from ldapdiag.directory.directory import Directory, Entry, SearchOutcome
-from ldapdiag.directory.ldap3_filter import SearchSpec
-from ldapdiag.directory.problems import DirectoryProblem
+from ldapdiag.directory.directory import Directory, Entry, SearchOutcome, finished_event, search_outcome
+from ldapdiag.directory.ldap3_filter import SCOPES, SearchSpec, SearchStream
+from ldapdiag.directory.problems import DirectoryProblem, from_exception
+from ldapdiag.directory.trace import SCOPE_NAMES, TraceEvent
 from ldapdiag.lint.schema import Schema
 from ldapdiag.postfix.expand import quote_dn_value, quote_filter_value
-from ldapdiag.postfix.keys import casefold
 from ldapdiag.postfix.ldap_table import LdapTable
 
 BATCH_SIZE = 200  # keys per batch search
 WINDOW = 4  # batch searches in flight on the connection at once (Directory.search_many)
+# `lookup MAP -` (_TablePrefetch.run): smaller batches, more in flight. slapd tests each candidate
+# entry against the OR's terms one by one, so its time grows with the square of a batch's size
+# (its CPU time for the bench's 10,000 keys: about 0.22 s at 200 keys a batch, 0.16 s at 100).
+LOOKUP_BATCH = 100
+LOOKUP_WINDOW = 8
 SIZE_LIMIT_EXCEEDED = 4
 _IGNORE_CASE = frozenset({"caseignoreia5match", "1.3.6.1.4.1.1466.109.114.2", "caseignorematch", "2.5.13.2"})
 _EXACT = frozenset({"caseexactia5match", "1.3.6.1.4.1.1466.109.114.1", "caseexactmatch", "2.5.13.5"})
@@ -52,6 +61,7 @@ AnswerKey = tuple[str, int, str, tuple[str, ...]]
 
 
 _SIMPLE = re.compile(rb"[\x21-\x7e]+")
+_SIMPLE_TEXT = re.compile(r"[\x21-\x7e]+")  # the same for a key (a str with surrogate escapes)
 
 
 def _simple(value: bytes) -> bool:
@@ -127,8 +137,7 @@ def _judged(schema: Schema) -> dict[str, bool]:
 # splitting a key's filter
 
 
-@dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):
     """One key's search: its own filter, the part the server judges, the part judged here."""
 
     base: str
@@ -161,6 +170,7 @@ def _split(node: f.Filter, rules: ServerRules) -> tuple[tuple[f.Filter, ...], f.
 
 _MARK_USER, _MARK_DOMAIN = "zldapdiagmarkuserz", "zldapdiagmarkdomainz"
 _MARK_KEY = f"{_MARK_USER}@{_MARK_DOMAIN}"
+_MARK_KEY_BYTES = _MARK_KEY.encode()
 _CODES = frozenset("sudSUD%")
 
 
@@ -177,6 +187,10 @@ class _Planner:
         self.static: tuple[f.Filter, ...] = ()
         self.signature = ""
         self.local: f.Filter | None = None
+        self.whole: str | None = None  # the local part is `(ATTRIBUTE=%s)`: the key is its value
+        # When set (lookup_keys()), plan() records each folded key's (base, query) here for
+        # LdapTable, which then skips expanding them again (only when they logged no warning).
+        self.queries: dict[str, tuple[str, str]] | None = None
         template = table.config.query_filter
         codes = {template[i + 1 : i + 2] for i, char in enumerate(template) if char == "%"}
         if not codes <= _CODES or "zldapdiagmark" in template.lower():
@@ -193,6 +207,8 @@ class _Planner:
             return
         self.static, self.local = split
         self.signature = "".join(f.encode(part) for part in self.static)
+        if isinstance(self.local, f.Equality) and self.local.value == _MARK_KEY_BYTES:
+            self.whole = self.local.attribute
 
     def _expand(self, key: str) -> str | None:
         config = self.table.config
@@ -205,26 +221,33 @@ class _Planner:
 
     def plan(self, key: str) -> _Plan | None:
         """The search LdapTable sends for `key`, split; None: it sends none, or not batchable."""
-        if self.local is None or not _simple(key.encode("utf-8", "surrogateescape")):
+        if self.local is None or _SIMPLE_TEXT.fullmatch(key) is None:
             return None
         if self.table.keys.fold:
-            key = casefold(key, self.table.keys.utf8)
+            key = key.lower()  # casefold() of ASCII text
         config = self.table.config
-        query = self._expand(key)
-        if query is None:
-            return None
-        base: str | None = config.search_base  # static: what expand() gives once the query expanded
-        if "%" in config.search_base:
-            warnings = config.context.warnings
-            before = len(warnings)
-            try:
-                base = config.context.expand(config.search_base, key, quote=quote_dn_value)
-            finally:
-                del warnings[before:]
-            if base is None:
+        context = config.context
+        warnings = context.warnings
+        before = len(warnings)
+        try:
+            query = context.expand(config.query_filter, key, quote=quote_filter_value)
+            if query is None:
                 return None
-        user, _, domain = key.rpartition("@") if "@" in key else (key, "", "")
-        local = _substitute(self.local, user.encode(), domain.encode())
+            base: str | None = config.search_base  # static: what expand() gives once the query expanded
+            if "%" in config.search_base:
+                base = context.expand(config.search_base, key, quote=quote_dn_value)
+                if base is None:
+                    return None
+            if self.queries is not None and len(warnings) == before:
+                self.queries[key] = (base, query)
+        finally:
+            del warnings[before:]  # the lookup itself logs them
+        raw = key.encode()
+        if self.whole is not None:
+            local = _equality(self.whole, raw)
+        else:
+            user, _, domain = key.rpartition("@") if "@" in key else (key, "", "")
+            local = _substitute(self.local, user.encode(), domain.encode(), raw)
         return _Plan(base, query, self.static, local)
 
 
@@ -236,21 +259,22 @@ def _equality(attribute: str, value: bytes) -> f.Equality:
     return node
 
 
-def _substitute(node: f.Filter, user: bytes, domain: bytes) -> f.Filter:
-    """The marker tree's local part for one key."""
+def _substitute(node: f.Filter, user: bytes, domain: bytes, whole: bytes | None = None) -> f.Filter:
+    """The marker tree's local part for one key (`whole`: the key itself, what %s gives)."""
     match node:
         case f.Equality(attribute, value):
             if b"zldapdiagmark" not in value:
                 return node
-            whole = user + b"@" + domain if domain else user
-            value = value.replace(_MARK_KEY.encode(), whole)
+            if whole is None:
+                whole = user + b"@" + domain if domain else user
+            value = value.replace(_MARK_KEY_BYTES, whole)
             return _equality(
                 attribute, value.replace(_MARK_USER.encode(), user).replace(_MARK_DOMAIN.encode(), domain)
             )
         case f.And(children):
-            return f.And(tuple(_substitute(child, user, domain) for child in children))
+            return f.And(tuple(_substitute(child, user, domain, whole) for child in children))
         case f.Or(children):
-            return f.Or(tuple(_substitute(child, user, domain) for child in children))
+            return f.Or(tuple(_substitute(child, user, domain, whole) for child in children))
     return node
 
 
@@ -319,25 +343,42 @@ class _TablePrefetch:
     directory: Directory
     rules: ServerRules
     answers: dict[AnswerKey, SearchOutcome]
+    queries: dict[str, tuple[str, str]] | None = None  # _Planner.queries
 
-    def run(self, keys: Sequence[str]) -> None:
-        config = self.table.config
-        attributes = tuple(config.attributes)
-        groups: dict[str, dict[str, _Plan]] = {}
-        planner = _Planner(self.table, self.rules)
-        for key in keys:
-            plan = planner.plan(key)
-            if plan is None or (plan.base, config.scope, plan.query, attributes) in self.answers:
-                continue
-            groups.setdefault(plan.base, {})[plan.query] = plan
-        batches = [
-            batch[start : start + BATCH_SIZE]
-            for batch in (list(plans.values()) for plans in groups.values() if len(plans) > 1)
-            for start in range(0, len(batch), BATCH_SIZE)
-        ]  # one query alone: its own search is as fast
-        outcomes = self.directory.search_many([self._request(plans) for plans in batches], WINDOW)
+    def run(self, keys: Sequence[str], size: int = LOOKUP_BATCH, window: int = LOOKUP_WINDOW) -> None:
+        """Batch searches for these keys (`size` keys each, `window` in flight), their answers known."""
+        batches, _planned = self.plan(keys, size)
+        outcomes = self.directory.search_many([self._request(plans) for plans in batches], window)
         for plans, outcome in zip(batches, outcomes, strict=True):
             self._judge(plans, outcome)
+
+    def plan(self, keys: Sequence[str], size: int) -> tuple[list[list[_Plan]], list[_Plan | None]]:
+        """The batches for these keys, and each key's plan (None: no plan, or answered already)."""
+        config = self.table.config
+        attributes = tuple(config.attributes)
+        scope = config.scope
+        answers = self.answers
+        groups: dict[str, dict[str, _Plan]] = {}
+        planner = _Planner(self.table, self.rules)
+        planner.queries = self.queries
+        plan_of = planner.plan
+        planned: list[_Plan | None] = []
+        for key in keys:
+            plan = plan_of(key)
+            if plan is None or (plan.base, scope, plan.query, attributes) in answers:
+                planned.append(None)
+                continue
+            planned.append(plan)
+            plans = groups.get(plan.base)
+            if plans is None:
+                plans = groups[plan.base] = {}
+            plans[plan.query] = plan
+        batches = [
+            batch[start : start + size]
+            for batch in (list(plans.values()) for plans in groups.values() if len(plans) > 1)
+            for start in range(0, len(batch), size)
+        ]  # one query alone: its own search is as fast
+        return batches, planned
 
     def _request(self, plans: list[_Plan]) -> SearchSpec:
         """The batch search for these keys: `(&STATIC(|KEYPART...))` and the attributes to judge by."""
@@ -347,11 +388,17 @@ class _TablePrefetch:
         node = f.And((*first.static, either)) if first.static else either
         wanted = list(config.attributes)
         lowered = {name.lower() for name in wanted}
+        seen: set[str] = set()
         for plan in plans:
-            for leaf in _leaves(plan.local):
-                if leaf.attribute.lower() not in lowered:
-                    lowered.add(leaf.attribute.lower())
-                    wanted.append(leaf.attribute)
+            local = plan.local
+            for leaf in (local,) if type(local) is f.Equality else _leaves(local):
+                name = leaf.attribute  # type: ignore[attr-defined]
+                if name in seen:
+                    continue
+                seen.add(name)
+                if name.lower() not in lowered:
+                    lowered.add(name.lower())
+                    wanted.append(name)
         return SearchSpec(first.base, config.scope, node, wanted, 0, config.timeout, config.dereference)
 
     def _batch(self, plans: list[_Plan]) -> None:
@@ -382,16 +429,22 @@ class _TablePrefetch:
     def _assign(self, plans: list[_Plan], outcome: SearchOutcome) -> None:
         """Each key's entries, in server order; unknown verdicts leave the key to its own search."""
         config = self.table.config
+        rules = self.rules
         types: dict[str, bool] = {}
+        names: set[str] = set()
         for plan in plans:
-            for leaf in _leaves(plan.local):
-                oid = self.rules.type_of(leaf.attribute)
-                ignore = self.rules.rule(leaf.attribute)
+            local = plan.local
+            for leaf in (local,) if type(local) is f.Equality else _leaves(local):
+                if leaf.attribute in names:  # type: ignore[attr-defined]
+                    continue
+                names.add(leaf.attribute)  # type: ignore[attr-defined]
+                oid = rules.type_of(leaf.attribute)  # type: ignore[attr-defined]
+                ignore = rules.rule(leaf.attribute)  # type: ignore[attr-defined]
                 if oid is not None and ignore is not None:
                     types[oid] = ignore
         index: dict[tuple[str, bytes], list[int]] = {}
         unsure: dict[str, list[int]] = {}
-        judged = [_Values(entry, self.rules, types) for entry in outcome.entries]
+        judged = [_Values(entry, rules, types) for entry in outcome.entries]
         for position, values in enumerate(judged):
             for oid, bucket in values.values.items():
                 for value in bucket:
@@ -400,7 +453,19 @@ class _TablePrefetch:
                 unsure.setdefault(oid, []).append(position)
         claimed: set[int] = set()
         found: dict[str, list[int]] = {}
+        oids: dict[str, str] = {}
         for plan in plans:
+            local = plan.local
+            if not unsure and type(local) is f.Equality:
+                # _verdict() of one equality, no entry unsure: True exactly for the entries whose
+                # normalized values hold the key's (the index), False for every other entry.
+                oid = oids.get(local.attribute)
+                if oid is None:
+                    oid = oids[local.attribute] = rules.type_of(local.attribute) or ""
+                hits = index.get((oid, local.value.lower() if types.get(oid) else local.value), [])
+                claimed.update(hits)
+                found[plan.query] = hits
+                continue
             candidates: set[int] = set()
             for leaf in _leaves(plan.local):
                 oid = self.rules.type_of(leaf.attribute) or ""
@@ -421,18 +486,25 @@ class _TablePrefetch:
         if len(claimed) != len(outcome.entries):
             return  # an entry no key's filter matches here: something the server sees and we do not
         attributes = tuple(config.attributes)
+        scope, size_limit, answers, entries = config.scope, config.size_limit, self.answers, outcome.entries
+        none = SearchOutcome(
+            entries=(), references=(), result_code=0, result_name=outcome.result_name, message=outcome.message
+        )  # frozen: every key without entries shares it
         for plan in plans:
             positions = found.get(plan.query)
-            if positions is None or (config.size_limit and len(positions) > config.size_limit):
+            if positions is None or (size_limit and len(positions) > size_limit):
                 continue
-            entries = tuple(outcome.entries[position] for position in positions)
-            self.answers[(plan.base, config.scope, plan.query, attributes)] = SearchOutcome(
-                entries=entries,
-                references=(),
-                result_code=0,
-                result_name=outcome.result_name,
-                message=outcome.message,
+            answers[(plan.base, scope, plan.query, attributes)] = (
+                _with_entries(none, tuple([entries[at] for at in positions])) if positions else none
             )
+
+
+def _with_entries(outcome: SearchOutcome, entries: tuple[Entry, ...]) -> SearchOutcome:
+    """dataclasses.replace(outcome, entries=entries), without its per-call cost (frozen, no slots)."""
+    copy = object.__new__(SearchOutcome)
+    copy.__dict__.update(outcome.__dict__)
+    copy.__dict__["entries"] = entries
+    return copy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -446,6 +518,132 @@ def ldap_tables(table: object) -> list[LdapTable]:
     return [t for t in getattr(table, "tables", ()) if isinstance(t, LdapTable)]
 
 
+PUMP = 16  # lookups between two looks at a stream's answers (and refills of its window)
+
+
+class _Streamed:
+    """One table's batch searches, read between its lookups: the server answers while keys are
+    looked up, and each key waits for its own batch only (Prefetcher with a single ldap table).
+
+    Its connection serves nothing else until every batch is answered: a key whose answer is not
+    known (it sends its own search) first waits for all of them. Traced as search_many() traces
+    them; faults are not logged (the keys' own searches decide what the directory answers).
+    """
+
+    def __init__(
+        self, prefetch: _TablePrefetch, batches: list[list[_Plan]], planned: list[_Plan | None], start: int
+    ) -> None:
+        self.prefetch = prefetch
+        self.batches = batches
+        self.directory = directory = prefetch.directory
+        self.session = directory.connect()
+        self.specs = [prefetch._request(plans) for plans in batches]
+        self.stream: SearchStream | None = SearchStream(self.session.connection, self.specs, LOOKUP_WINDOW)
+        self.texts = self.stream.texts  # each filter's text, once sent
+        self.began = time.monotonic()
+        self.start = start
+        self.done = [False] * len(batches)
+        self.deferred: list[tuple[list[_Plan], SearchOutcome]] = []  # split after the stream ended
+        config = prefetch.table.config
+        self.scope, self.attributes = config.scope, tuple(config.attributes)
+        number = {(plan.base, plan.query): at for at, plans in enumerate(batches) for plan in plans}
+        self.batch_of = [-1 if plan is None else number.get((plan.base, plan.query), -1) for plan in planned]
+        self.planned = planned
+
+    def before(self, index: int) -> None:
+        """Before keys[index] is looked up: its batch answered; everything answered if it must search."""
+        position = index - self.start
+        number = self.batch_of[position] if 0 <= position < len(self.batch_of) else -1
+        if number >= 0:
+            while not self.done[number] and self.stream is not None:
+                self._step(block=True)
+            plan = self.planned[position]
+            if (
+                plan is not None
+                and (plan.base, self.scope, plan.query, self.attributes) in self.prefetch.answers
+            ):
+                if position % PUMP == 0 and self.stream is not None:
+                    self._step(block=False)  # keep the server busy
+                return
+        self.drain()
+
+    def drain(self) -> None:
+        """Every batch answered (or given up), the split ones searched again: the connection is free."""
+        while self.stream is not None:
+            self._step(block=True)
+        deferred, self.deferred = self.deferred, []
+        faults = self.directory.trace.faults
+        mark = faults.mark()
+        try:
+            for plans, outcome in deferred:
+                self.prefetch._judge(plans, outcome)
+        except DirectoryProblem:
+            self.prefetch.table.connection.reset()  # the next lookup connects again
+        finally:
+            del faults.faults[mark:]
+
+    def _step(self, block: bool) -> None:
+        stream = self.stream
+        assert stream is not None
+        session = self.session
+        try:
+            finished = stream.step(block)
+        except (LDAPException, OSError) as error:
+            problem = from_exception(error, session.url, "search", session.operation_timeout)
+            for position in range(len(self.specs)):
+                if not self.done[position]:
+                    self.directory.trace.add(
+                        finished_event(self._event(position), self.began, problem.kind.value)
+                    )
+            session.closed = True
+            self.stream = None
+            self.done = [True] * len(self.done)
+            self.deferred = []  # their keys search on their own, on the next connection
+            self.prefetch.table.connection.reset()  # the next lookup connects again, as after search_many()
+            return
+        for position, result in finished:
+            spec = self.specs[position]
+            outcome = search_outcome(
+                result.result,
+                result.entries,
+                result.references,
+                spec.base,
+                session.url,
+                self.directory.policy,
+            )
+            self.directory.trace.add(
+                finished_event(
+                    self._event(position),
+                    self.began,
+                    outcome.result_name,
+                    code=outcome.result_code,
+                    dns=tuple(outcome.dns),
+                    references=outcome.references + outcome.referrals,
+                )
+            )
+            plans = self.batches[position]
+            if outcome.result_code == SIZE_LIMIT_EXCEEDED and len(plans) > 1:
+                self.deferred.append((plans, outcome))  # smaller batches once the stream is done
+            else:
+                self.prefetch._judge(plans, outcome)
+            self.done[position] = True
+        if stream.done:
+            self.stream = None
+
+    def _event(self, position: int) -> TraceEvent:
+        spec = self.specs[position]
+        return TraceEvent(
+            self.directory.component,
+            "search",
+            self.session.url,
+            0.0,
+            base=spec.base,
+            scope=SCOPE_NAMES[SCOPES[spec.scope]],
+            filter=self.texts[position] or f.encode(spec.node),
+            attributes=tuple(spec.attributes),
+        )
+
+
 class Prefetcher:
     """Fills each ldap table's known answers once the table has connected (its first lookup did)."""
 
@@ -453,30 +651,44 @@ class Prefetcher:
         self.keys = keys
         self.pending = ldap_tables(table) if len(keys) > 2 else []
         self._rules: dict[int, ServerRules | None] = {}
+        self._streams: list[_Streamed] = []
+        self._single = len(self.pending) == 1  # its connection serves no other table's lookups
         for ldap_table in self.pending:
             ldap_table.answers = {}  # also caches identical searches (recursion) within the run
+            ldap_table.queries = {}  # each planned key's expanded base and filter
 
     def before(self, index: int) -> None:
         """Call before looking up keys[index]: prefetch the keys from here on for connected tables."""
-        for table in list(self.pending):
-            directory = table.connection.get()
-            session = directory.session
-            if session is None or session.closed:
-                continue
-            self.pending.remove(table)
-            self._prefetch(table, directory, self.keys[index:])
+        if self.pending:
+            for table in list(self.pending):
+                directory = table.connection.get()
+                session = directory.session
+                if session is None or session.closed:
+                    continue
+                self.pending.remove(table)
+                self._prefetch(table, directory, index)
+        for streamed in self._streams:
+            streamed.before(index)
 
-    def _prefetch(self, table: LdapTable, directory: Directory, keys: Sequence[str]) -> None:
+    def _prefetch(self, table: LdapTable, directory: Directory, start: int) -> None:
         faults = directory.trace.faults
         mark = faults.mark()
+        keys = self.keys[start:]
         try:
             if id(directory) not in self._rules:
                 self._rules[id(directory)] = ServerRules.read(directory)
             rules = self._rules[id(directory)]
             answers = table.answers
             usable = table.config.timeout > 0 and _plain_attributes(table)
-            if rules is not None and answers is not None and usable:
-                _TablePrefetch(table, directory, rules, answers).run(keys)
+            if rules is None or answers is None or not usable:
+                return
+            prefetch = _TablePrefetch(table, directory, rules, answers, table.queries)
+            if not self._single or table.config.special_attributes:  # recursion sends searches
+                prefetch.run(keys)
+                return
+            batches, planned = prefetch.plan(keys, LOOKUP_BATCH)
+            if batches:
+                self._streams.append(_Streamed(prefetch, batches, planned, start))
         except DirectoryProblem:
             table.connection.reset()  # the next lookup connects again and meets the problem itself
         finally:

@@ -118,9 +118,15 @@ class LdapTable:
         self._opened = False
         self._phases: dict[int, tuple[DirectoryProblem, str]] = {}
         self._indexes: dict[str, int] = {}  # returned attribute name -> its place in cfg.attributes
+        self._attributes = tuple(config.attributes)  # the config is frozen: its argv, made once
+        self._num_attributes = config.num_attributes
+        self._recursion = min(8 * config.recursion_limit + 2000, 100_000)
         # Answers known before asking (ldap_prefetch.py): (base, scope, filter, attributes) -> the
         # outcome the server gave; None (the default) sends every search, as dict_ldap does.
         self.answers: dict[tuple[str, int, str, tuple[str, ...]], SearchOutcome] | None = None
+        # The same fast path's expansions (ldap_prefetch._Planner.queries): folded key -> (search
+        # base, filter), each what expand() gives for that key without logging a warning.
+        self.queries: dict[str, tuple[str, str]] | None = None
 
     # ------------------------------------------------------------------------------------------
     # dict_ldap_lookup()
@@ -132,13 +138,16 @@ class LdapTable:
             self._opened = True
             state.steps += [self._log(line) for line in self.config.warnings]
         previous = sys.getrecursionlimit()  # room for dict_ldap_get_values() recursing deep
-        sys.setrecursionlimit(max(previous, min(8 * self.config.recursion_limit + 2000, 100_000)))
+        needed = self._recursion
+        if needed > previous:
+            sys.setrecursionlimit(needed)
         try:
             self._lookup(state)
         except _Failed as failed:
             self._fail(state, failed.line)
         finally:
-            sys.setrecursionlimit(previous)
+            if needed > previous:
+                sys.setrecursionlimit(previous)
         if state.error is None and state.result and self.keys.utf8 and not is_valid_utf8(state.result):
             self._fail(
                 state,
@@ -172,13 +181,18 @@ class LdapTable:
         directory = self.connection.get()
         if self.config.bind != "none" or self.config.start_tls:
             self._connect(directory)
-        base = self.config.context.expand(self.config.search_base, key, quote=quote_dn_value)
-        query = (
-            None
-            if base is None
-            else self.config.context.expand(self.config.query_filter, key, quote=quote_filter_value)
-        )
-        self._flush_template_warnings(state)
+        known = self.queries.get(key) if self.queries is not None else None
+        if known is not None:
+            base, query = known  # what the two expansions below give (ldap_prefetch.py)
+        else:
+            base = self.config.context.expand(self.config.search_base, key, quote=quote_dn_value)
+            query = (
+                None
+                if base is None
+                else self.config.context.expand(self.config.query_filter, key, quote=quote_filter_value)
+            )
+        if self.config.context.warnings:
+            self._flush_template_warnings(state)
         if base is None or query is None:
             state.steps.append(
                 self._step(
@@ -217,7 +231,7 @@ class LdapTable:
 
     def _top_search(self, directory: Directory, state: _State, base: str, query: str) -> SearchOutcome:
         """The key's search; a lost connection is reopened and the search sent once more."""
-        attributes = self.config.attributes
+        attributes = self._attributes
         faults = directory.trace.faults
         mark = faults.mark()
         try:
@@ -318,6 +332,7 @@ class LdapTable:
         attributes: Sequence[str],
     ) -> SearchOutcome:
         """search_st(): one search with the table's limits; no answer at all is an error."""
+        attributes = tuple(attributes)
 
         def step() -> QueryStep:  # what the steps show of a search that did not return
             return QueryStep(
@@ -327,42 +342,46 @@ class LdapTable:
                 base=base,
                 scope=SCOPE_NAMES[scope],
                 filter=query,
-                attributes=tuple(attributes),
+                attributes=attributes,
             )
 
         if self.config.timeout == 0:
             state.steps.append(step())
             raise _SearchFailed(msg.LDAP_PARAM_ERROR)
-        answer_key = (base, scope, query, tuple(attributes))
+        answer_key = (base, scope, query, attributes)
         known = self.answers.get(answer_key) if self.answers is not None else None
         if known is None and _bad_filter(query):
             state.steps.append(step())
             raise _SearchFailed(msg.LDAP_FILTER_ERROR)
-        try:
-            outcome = known or directory.search(
-                base,
-                scope,
-                query,
-                attributes,
-                size_limit=self.config.size_limit,
-                time_limit=self.config.timeout,
-                deref=self.config.dereference,
-            )
-        except DirectoryProblem as problem:
-            state.steps.append(replace(step(), wire=getattr(directory, "last_search", None)))
-            if problem.problem.phase != "search":
-                raise _Failed(self._connect_failure(problem, "connect")) from None
-            raise _SearchFailed(_search_code(problem, query)) from None
+        if known is not None:
+            outcome = known
+        else:
+            try:
+                outcome = directory.search(
+                    base,
+                    scope,
+                    query,
+                    attributes,
+                    size_limit=self.config.size_limit,
+                    time_limit=self.config.timeout,
+                    deref=self.config.dereference,
+                )
+            except DirectoryProblem as problem:
+                state.steps.append(replace(step(), wire=getattr(directory, "last_search", None)))
+                if problem.problem.phase != "search":
+                    raise _Failed(self._connect_failure(problem, "connect")) from None
+                raise _SearchFailed(_search_code(problem, query)) from None
+        entries = outcome.entries
         state.steps.append(
             QueryStep(
                 self.name,
                 "search",
-                f"filter {query!r} -> {outcome.result_name} ({len(outcome.entries)} entries)",
+                f"filter {query!r} -> {outcome.result_name} ({len(entries)} entries)",
                 base=base,
                 scope=SCOPE_NAMES[scope],
                 filter=query,
-                attributes=tuple(attributes),
-                dns=tuple(outcome.dns),
+                attributes=attributes,
+                dns=tuple([entry.dn for entry in entries]),
                 wire=None if known else getattr(directory, "last_search", None),
             )
         )
@@ -434,14 +453,14 @@ class LdapTable:
         is_leaf: bool,
     ) -> None:
         cfg = self.config
-        attributes = cfg.attributes
+        attributes = self._attributes
         index = self._indexes.get(name)
         if index is None:
             index = self._indexes[name] = next(
                 (i for i, wanted in enumerate(attributes) if _subtype(wanted, name) > 0), len(attributes)
             )
         n_terminal, n_leaf = len(cfg.terminal_attributes), len(cfg.leaf_attributes)
-        if index < cfg.num_attributes or is_terminal:
+        if index < self._num_attributes or is_terminal:
             if (is_terminal and index >= n_terminal) or (not is_leaf and index < n_terminal + n_leaf):
                 why = "non-terminal" if is_terminal else "leaf-only"
                 if index < len(attributes):
@@ -567,8 +586,9 @@ class LdapTable:
 
     def _flush_template_warnings(self, state: _State) -> None:
         warnings = self.config.context.warnings
-        state.steps += [self._log(line) for line in warnings]
-        warnings.clear()
+        if warnings:
+            state.steps += [self._log(line) for line in warnings]
+            warnings.clear()
 
     def _step(self, action: str, detail: str) -> QueryStep:
         return QueryStep(self.name, action, detail)

@@ -185,3 +185,22 @@ def test_fast_lookup_prints_what_postmap_prints(
         assert out.count(b"\n") > {"groups": 20}.get(name, 500), (
             f"{name}: too few keys found to prove anything"
         )
+
+
+def test_batches_over_the_servers_size_limit_are_split_and_answer_alike(
+    big_directory: tuple[RunningDirectory, list[str], Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """slapd's default sizelimit (500 entries, slapd.conf(5)) cuts a batch of 2,000 keys short: the
+    halves are sent once the other batches are in, and every answer stays the per-key search's."""
+    from ldapdiag.postfix import ldap_prefetch
+
+    monkeypatch.setattr(ldap_prefetch, "LOOKUP_BATCH", 2000)
+    directory, sample, work = big_directory
+    table = _table(directory, work, "users")
+    trace = Trace()
+    fast = lookup_keys(_config(work), f"ldap:{table}", sample, trace=trace)  # type: ignore[arg-type]
+    cut = [event for event in trace.events if event.result == "sizeLimitExceeded"]
+    assert cut, "no batch met the size limit: this test would prove nothing"
+    plain = lookup_keys(_config(work), f"ldap:{table}", sample, fast=False)  # type: ignore[arg-type]
+    assert fast == plain
+    assert not trace.faults.faults
