@@ -6,6 +6,7 @@ Exit 0 regardless of the verdicts, unless --strict (then 1 when a target is miss
 from __future__ import annotations
 
 import argparse
+import compileall
 import shutil
 import sys
 import tempfile
@@ -25,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [name for name in args.names if name not in targets]
     if unknown:
         parser.error(f"unknown target {unknown[0]!r} (known: {', '.join(targets)})")
+    # byte-compiled as a wheel install leaves it (the editable install is not; with
+    # PYTHONDONTWRITEBYTECODE set every run would compile ldapdiag's modules again)
+    compileall.compile_dir(Path(__file__).resolve().parents[1] / "ldapdiag", quiet=1)
     workdir = Path(tempfile.mkdtemp(prefix="ldapdiag-bench-"))
     ctx = Context(workdir, repeat=max(3, args.repeat))
     try:
