@@ -32,16 +32,39 @@ from ldapdiag.demo import serve_scenario
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# ru_maxrss of a child started by this process counts this process's own peak RSS too: Python
+# starts children with vfork() and Linux keeps the replaced mm's high-water mark across exec
+# (exec_mmap(): setmax_mm_hiwater_rss(&tsk->signal->maxrss, old_mm)). serve_scenario() alone took
+# the bench to 193 MiB for 100,000 entries (first_dn() reads the whole LDIF), and that showed as
+# the audit's peak. A small Python process starts the audit instead and reports its ru_maxrss (KiB).
+_MAXRSS = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:])\n"
+    "_pid, status, usage = os.wait4(p.pid, 0)\n"
+    "os.write(int(sys.argv[1]), str(usage.ru_maxrss).encode())\n"
+    "sys.exit(os.waitstatus_to_exitcode(status))\n"
+)
+
+
 def _audit(env_file: Path, url: str) -> tuple[float, int, list[dict]]:
-    """One audit run: wall seconds, peak RSS (KiB), the JSON lines."""
-    args = [sys.executable, "-m", "ldapdiag", "audit", "--format", "json", "--no-env",
-            "--env-file", str(env_file), "--set", f"LDAP_SERVER_HOST={url}"]  # fmt: skip
+    """One audit run: wall seconds, the audit's own peak RSS (KiB), the JSON lines."""
+    read_fd, write_fd = os.pipe()
+    args = [sys.executable, "-c", _MAXRSS, str(write_fd), sys.executable, "-m", "ldapdiag", "audit",
+            "--format", "json", "--no-env", "--env-file", str(env_file),
+            "--set", f"LDAP_SERVER_HOST={url}"]  # fmt: skip
     start = time.monotonic()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT)
+    try:
+        proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=ROOT, pass_fds=(write_fd,)
+        )
+    finally:
+        os.close(write_fd)
     out = proc.stdout.read() if proc.stdout else b""
-    _pid, _status, usage = os.wait4(proc.pid, 0)
+    proc.wait()
     seconds = time.monotonic() - start
-    return seconds, usage.ru_maxrss, [json.loads(line) for line in out.splitlines()]
+    with os.fdopen(read_fd, "rb") as report:
+        maxrss = int(report.read() or b"0")
+    return seconds, maxrss, [json.loads(line) for line in out.splitlines()]
 
 
 def _postmap(env_file: Path, url: str, keys: Sequence[str], workdir: Path) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -91,16 +91,16 @@ def stock_schema_dir() -> Path:
 
 
 def first_dn(ldif: Path) -> str:
-    """The DN of the first entry of an LDIF file."""
+    """The DN of the first entry of an LDIF file (read up to that entry only)."""
     try:
-        lines = _unfolded(ldif.read_text(encoding="utf-8"))
+        with ldif.open(encoding="utf-8") as stream:
+            for line in _unfolded(stream):
+                if line.lower().startswith("dn::"):
+                    return base64.b64decode(line[4:].strip()).decode("utf-8")
+                if line.lower().startswith("dn:"):
+                    return line[3:].strip()
     except OSError as err:
         raise ScenarioError(f"cannot read: {err.strerror}", where=str(ldif)) from err
-    for line in lines:
-        if line.lower().startswith("dn::"):
-            return base64.b64decode(line[4:].strip()).decode("utf-8")
-        if line.lower().startswith("dn:"):
-            return line[3:].strip()
     raise ScenarioError("no entry (no dn: line)", where=str(ldif))
 
 
@@ -119,19 +119,23 @@ def _resolve_schema(local_dir: Path, name: str) -> Path:
     return stock_schema_dir() / f"{name}.ldif"
 
 
-def _unfolded(text: str) -> list[str]:
-    """LDIF lines with continuations joined and comments dropped."""
-    lines: list[str] = []
+def _unfolded(raw_lines: Iterable[str]) -> Iterator[str]:
+    """LDIF lines with continuations joined and comments dropped, one at a time."""
+    pending: str | None = None
     in_comment = False
-    for raw in text.splitlines():
-        if raw.startswith(" ") and (in_comment or lines):
-            if not in_comment:
-                lines[-1] += raw[1:]
+    for raw in raw_lines:
+        raw = raw.rstrip("\r\n")
+        if raw.startswith(" ") and (in_comment or pending is not None):
+            if not in_comment and pending is not None:
+                pending += raw[1:]
             continue
         in_comment = raw.startswith("#")
         if not in_comment:
-            lines.append(raw)
-    return lines
+            if pending is not None:
+                yield pending
+            pending = raw
+    if pending is not None:
+        yield pending
 
 
 def _read_passwords(path: Path) -> dict:
