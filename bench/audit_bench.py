@@ -5,7 +5,7 @@
 For each size: a generated directory (bench/audit_data.py: planted faults included) on a throwaway
 slapd with equality indexes; `postmap -q - ldap:ldap-users.cf` over the same addresses the audit
 finds (one users-map lookup per address, the C baseline, measured in the same run); then `ldapdiag
-audit --format json` in a subprocess (wall time, peak RSS from wait4's ru_maxrss). Prints medians
+audit --format json` in a subprocess (wall time, its own peak RSS, ru_maxrss via a wrapper). Prints medians
 and the ratios the issue sets: audit time / postmap time at 10,000 (target <= 1.0) and peak RSS at
 100,000 / peak RSS at 10,000 (target <= 1.5). `main()` returns 0 when both targets hold, else 1.
 """

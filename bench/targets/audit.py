@@ -4,7 +4,7 @@
 subprocess) and `postmap -q - ldap:ldap-users.cf` over the addresses the audit found (the users
 map alone, the C baseline), interleaved, `--repeat` times; target: audit's median wall time
 <= 1.0x postmap's. 100,000 entries (slapadd -q, equality indexes): one audit run; target: its
-peak RSS (wait4's ru_maxrss) <= 1.5x the peak at 10,000 (the audit streams, never holds the
+peak RSS (its own ru_maxrss, via a wrapper) <= 1.5x the peak at 10,000 (the audit streams, never holds the
 directory). Both runs must report exactly the planted faults (audit_data.EXPECTED).
 """
 
