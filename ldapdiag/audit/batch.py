@@ -300,9 +300,13 @@ class ChunkPrefetch:
         finally:
             del faults.faults[mark:]  # the keys' own searches decide what the directory answers
         wanted = {rules.type_of(name) or name.lower() for name in how.attributes}
+        made: dict[int, SearchOutcome] = {}  # the answer of each outcome (keys without entries share one)
         for (base, _scope, query, _attrs), outcome in answers.items():
-            entries = tuple(_strip(entry, wanted, rules) for entry in outcome.entries)
-            answer = replace(outcome, entries=entries, result_name="success", message="")
+            answer = made.get(id(outcome))
+            if answer is None:
+                entries = tuple(_strip(entry, wanted, rules) for entry in outcome.entries)
+                answer = replace(outcome, entries=entries, result_name="success", message="")
+                made[id(outcome)] = answer
             store.put(base, query, answer)
             found[(base, query)] = answer
         return found
