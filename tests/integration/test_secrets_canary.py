@@ -359,7 +359,11 @@ def test_no_canary_in_argv_or_titles_of_started_processes(canary_scenario: Path,
     log = tmp_path / "demo.out"
     with log.open("wb") as out:
         demo = subprocess.Popen(
-            [str(ldapdiag), "demo", "canary", "--keep"], stdout=out, stderr=subprocess.STDOUT, env=env
+            [str(ldapdiag), "demo", "canary", "--keep"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # Ctrl-C works (see below)
         )
     try:
         deadline = time.monotonic() + 120
@@ -371,7 +375,7 @@ def test_no_canary_in_argv_or_titles_of_started_processes(canary_scenario: Path,
         assert any("slapd" in text for text in commands.values()), commands  # the demo's slapd
         for pid, text in commands.items():
             assert leaks(text) == [], f"process {pid}: {text[:200]}"
-    finally:
+    finally:  # a suite started in the background of a shell ignores SIGINT; the demo must not
         demo.send_signal(signal.SIGINT)
         try:
             demo.wait(30)
