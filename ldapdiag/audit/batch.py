@@ -45,6 +45,7 @@ from ldapdiag.postfix.ldap_prefetch import (
     _Planner,
     _split,
     _TablePrefetch,
+    supertypes,
 )
 from ldapdiag.postfix.ldap_table import LdapTable
 
@@ -247,7 +248,7 @@ class ChunkPrefetch:
             rules = ServerRules.read(directory)
             self._rules[id(directory)] = rules
             if rules is not None:
-                self._supertypes[id(rules)] = _supertypes(rules)
+                self._supertypes[id(rules)] = supertypes(rules.schema)
         return self._rules[id(directory)]
 
     def _plain(self, attributes: Sequence[str], rules: ServerRules) -> bool:
@@ -491,21 +492,6 @@ def _dovecot_plan(base: str, query: str, rules: ServerRules) -> _Plan | None:
     if split is None or not list(_leaves(split[1])):
         return None
     return _Plan(base, query, split[0], split[1])
-
-
-def _supertypes(rules: ServerRules) -> frozenset[str]:
-    """OIDs of the attribute types some other type is a subtype of (the server returns those too)."""
-    schema = rules.schema
-    supers: set[str] = set()
-    for attr in {id(a): a for a in schema.attributes.values()}.values():
-        current, seen = attr, set()
-        while current is not None and current.sup and current.oid not in seen:
-            seen.add(current.oid)
-            parent = schema.attribute(current.sup)
-            if parent is not None:
-                supers.add(parent.oid)
-            current = parent
-    return frozenset(supers)
 
 
 def _strip(entry: Entry, wanted: set[str], rules: ServerRules) -> Entry:

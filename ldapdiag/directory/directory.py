@@ -20,7 +20,7 @@ from ldap3.core.exceptions import LDAPException
 from ldapdiag.directory import filters as f
 from ldapdiag.directory.connection import Patience, Session, open_session
 from ldapdiag.directory.faults import capped, is_fault
-from ldapdiag.directory.ldap3_filter import SearchSpec, search_pages
+from ldapdiag.directory.ldap3_filter import SearchResult, SearchSpec, search_pages
 from ldapdiag.directory.ldap3_filter import search as send_search
 from ldapdiag.directory.ldap3_filter import search_many as send_many
 from ldapdiag.directory.policy import ConnectionPolicy
@@ -292,21 +292,8 @@ class Directory:
             self._failure = DirectoryProblem(problem)
             self._fault(problem)
             raise self._failure from None
-        outcome = search_outcome(
-            result.result, result.entries, result.references, base, session.url, self.policy
-        )
-        if outcome.problem is not None:
-            self._fault(outcome.problem, static_base=base == self.policy.search_base)
-        self._record(
-            finished_event(
-                event,
-                start,
-                outcome.result_name,
-                code=outcome.result_code,
-                dns=tuple(outcome.dns),
-                references=outcome.references + outcome.referrals,
-            )
-        )
+        outcome = self._answered(result, base, session)
+        self._record(answered_event(event, start, outcome))
         return outcome
 
     def search_many(self, searches: Sequence[SearchSpec], window: int = 4) -> list[SearchOutcome]:
@@ -349,23 +336,19 @@ class Directory:
             raise self._failure from None
         outcomes = []
         for spec, event, result in zip(searches, events, results, strict=True):
-            outcome = search_outcome(
-                result.result, result.entries, result.references, spec.base, session.url, self.policy
-            )
-            if outcome.problem is not None:
-                self._fault(outcome.problem, static_base=spec.base == self.policy.search_base)
-            self.trace.add(
-                finished_event(
-                    event,
-                    start,
-                    outcome.result_name,
-                    code=outcome.result_code,
-                    dns=tuple(outcome.dns),
-                    references=outcome.references + outcome.referrals,
-                )
-            )
+            outcome = self._answered(result, spec.base, session)
+            self.trace.add(answered_event(event, start, outcome))
             outcomes.append(outcome)
         return outcomes
+
+    def _answered(self, result: SearchResult, base: str, session: Session) -> SearchOutcome:
+        """The outcome of a search the server answered; a result that means a fault is logged."""
+        outcome = search_outcome(
+            result.result, result.entries, result.references, base, session.url, self.policy
+        )
+        if outcome.problem is not None:
+            self._fault(outcome.problem, static_base=base == self.policy.search_base)
+        return outcome
 
     def _record(self, event: TraceEvent) -> None:
         """Add a search event to the trace and keep it as `last_search`."""
@@ -520,6 +503,18 @@ def _entry(response: Mapping[str, object]) -> Entry:
     raw = response.get("raw_attributes") or {}
     pairs = tuple((str(name), tuple(bytes(v) for v in values)) for name, values in raw.items())  # type: ignore[attr-defined]
     return Entry(str(response.get("dn", "")), pairs)
+
+
+def answered_event(event: TraceEvent, start: float, outcome: SearchOutcome) -> TraceEvent:
+    """The trace event of a search the server answered: its result, DNs and references."""
+    return finished_event(
+        event,
+        start,
+        outcome.result_name,
+        code=outcome.result_code,
+        dns=tuple(outcome.dns),
+        references=outcome.references + outcome.referrals,
+    )
 
 
 def finished_event(

@@ -38,7 +38,14 @@ from typing import NamedTuple
 from ldap3.core.exceptions import LDAPException
 
 from ldapdiag.directory import filters as f
-from ldapdiag.directory.directory import Directory, Entry, SearchOutcome, finished_event, search_outcome
+from ldapdiag.directory.directory import (
+    Directory,
+    Entry,
+    SearchOutcome,
+    answered_event,
+    finished_event,
+    search_outcome,
+)
 from ldapdiag.directory.ldap3_filter import SCOPES, SearchSpec, SearchStream
 from ldapdiag.directory.problems import DirectoryProblem, from_exception
 from ldapdiag.directory.trace import SCOPE_NAMES, TraceEvent
@@ -109,19 +116,25 @@ class ServerRules:
             return oid
 
 
-def _judged(schema: Schema) -> dict[str, bool]:
-    """Every name of the attribute types without subtypes whose EQUALITY rule is judged here."""
-    types = {id(attr): attr for attr in schema.attributes.values()}.values()
-    with_subtypes = set()
-    for attr in types:
-        seen: set[str] = set()
-        current = attr
+def supertypes(schema: Schema) -> frozenset[str]:
+    """OIDs of the attribute types some other type is a subtype of (a search for one returns its
+    subtypes too: the server's values cannot be judged here, nor stripped by name)."""
+    supers: set[str] = set()
+    for attr in {id(a): a for a in schema.attributes.values()}.values():
+        current, seen = attr, set()
         while current is not None and current.sup and current.oid not in seen:
             seen.add(current.oid)
             parent = schema.attribute(current.sup)
             if parent is not None:
-                with_subtypes.add(parent.oid)
+                supers.add(parent.oid)
             current = parent
+    return frozenset(supers)
+
+
+def _judged(schema: Schema) -> dict[str, bool]:
+    """Every name of the attribute types without subtypes whose EQUALITY rule is judged here."""
+    types = {id(attr): attr for attr in schema.attributes.values()}.values()
+    with_subtypes = supertypes(schema)
     judged: dict[str, bool] = {}
     for attr in types:
         if attr.oid in with_subtypes or attr.oid == "2.5.4.0":  # objectClass
@@ -611,16 +624,7 @@ class _Streamed:
                 session.url,
                 self.directory.policy,
             )
-            self.directory.trace.add(
-                finished_event(
-                    self._event(position),
-                    self.began,
-                    outcome.result_name,
-                    code=outcome.result_code,
-                    dns=tuple(outcome.dns),
-                    references=outcome.references + outcome.referrals,
-                )
-            )
+            self.directory.trace.add(answered_event(self._event(position), self.began, outcome))
             plans = self.batches[position]
             if outcome.result_code == SIZE_LIMIT_EXCEEDED and len(plans) > 1:
                 self.deferred.append((plans, outcome))  # smaller batches once the stream is done
