@@ -60,6 +60,25 @@ def ldap_env(ca_file: Path | None) -> dict[str, str]:
     return env
 
 
+def paste_explained(command: str, directory: RunningDirectory) -> subprocess.CompletedProcess[str]:
+    """An ldapsearch command --explain printed, pasted into sh as a user would: the bind password
+    file placeholder replaced by the directory's, LDIF unwrapped, no LDAP* setting of the caller."""
+    command = command.replace("/path/to/bind-password-file", str(directory.password_file))
+    return subprocess.run(
+        ["sh", "-c", command + " -LLL -o ldif-wrap=no"],
+        capture_output=True,
+        text=True,
+        env=ldap_env(None),
+        timeout=30,
+        check=False,
+    )
+
+
+def dns_of(ldif: str) -> list[str]:
+    """The DNs of an LDIF text, in order."""
+    return [line[4:] for line in ldif.splitlines() if line.startswith("dn: ")]
+
+
 def ldapsearch(
     directory: RunningDirectory,
     search_filter: str,

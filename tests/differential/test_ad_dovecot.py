@@ -34,7 +34,14 @@ from ldapdiag.config.model import MailServerConfig
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import DovecotAuth, directory_factory
 from ldapdiag.dovecot.lmtp import lmtp_rcpt
-from tests.oracles.dovecot import DOVEADM, DOVECOT, DovecotSandbox, passdb_result, sandbox_settings
+from tests.oracles.dovecot import (
+    DOVEADM,
+    DOVECOT,
+    EXIT_RESULTS,
+    DovecotSandbox,
+    passdb_result,
+    sandbox_settings,
+)
 from tests.samba_dc import NamedDc, ad_config, requires_samba
 
 pytestmark = [
@@ -44,7 +51,6 @@ pytestmark = [
     ),
 ]
 WRONG = "wrong-password"
-EXIT_RESULTS = {0: "ok", 67: "unknown", 75: "internal_failure"}
 
 NAMES = [
     "alice", "alice@example.org", "ALICE@Example.org", "bob@example.org", "erin@example.org",

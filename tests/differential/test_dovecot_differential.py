@@ -26,11 +26,17 @@ from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import DovecotAuth, directory_factory
 from ldapdiag.dovecot.lmtp import lmtp_rcpt
 from tests.ldap_server import BASIC_SETUP, missing_ldap_tools
-from tests.oracles.dovecot import DOVEADM, DOVECOT, DovecotSandbox, passdb_result, sandbox_settings
+from tests.oracles.dovecot import (
+    DOVEADM,
+    DOVECOT,
+    EXIT_RESULTS,
+    DovecotSandbox,
+    passdb_result,
+    sandbox_settings,
+)
 
 MIXED = Path(__file__).resolve().parents[1] / "data" / "dovecot_dirs" / "mixed"
 WRONG = "wrong-password"
-EXIT_RESULTS = {0: "ok", 67: "unknown", 75: "internal_failure"}  # doveadm user: EX_NOUSER, EX_TEMPFAIL
 
 pytestmark = pytest.mark.skipif(
     DOVECOT is None or DOVEADM is None or missing_ldap_tools() is not None,

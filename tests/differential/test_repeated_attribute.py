@@ -20,16 +20,22 @@ import pytest
 from ldapdiag.config.load import load_config
 from ldapdiag.config.model import MailServerConfig
 from ldapdiag.config.sources import SourceOptions
-from ldapdiag.demo import RunningDirectory, serve_scenario
+from ldapdiag.demo import RunningDirectory, load_scenario, serve_scenario
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import DovecotAuth, directory_factory
 from ldapdiag.dovecot.lmtp import lmtp_rcpt
 from ldapdiag.postfix.lookup_command import lookup_keys
 from tests.differential import postmap
 from tests.differential.conftest import ldapdiag, write_cool
-from tests.differential.test_dovecot_differential import EXIT_RESULTS
 from tests.ldap_server import BASIC_SETUP, SCENARIOS_DIR, missing_ldap_tools
-from tests.oracles.dovecot import DOVEADM, DOVECOT, DovecotSandbox, passdb_result, sandbox_settings
+from tests.oracles.dovecot import (
+    DOVEADM,
+    DOVECOT,
+    EXIT_RESULTS,
+    DovecotSandbox,
+    passdb_result,
+    sandbox_settings,
+)
 from tests.oracles.postfix import POSTMAP
 
 pytestmark = [
@@ -150,11 +156,11 @@ def dovecot_pair(
         yield config, real
 
 
-PASSWORDS = {"alice@example.org": "alice-in-wonderland", "bob@example.org": "builder-bob-2024"}
+NAMES = ("alice@example.org", "bob@example.org")
 
 
 @pytest.mark.skipif(DOVECOT is None or DOVEADM is None, reason="dovecot-core/dovecot-ldap is not installed")
-@pytest.mark.parametrize("name", sorted(PASSWORDS))
+@pytest.mark.parametrize("name", NAMES)
 def test_dovecot_answers_as_ldapdiag_predicts(
     dovecot_pair: tuple[MailServerConfig, DovecotSandbox], name: str
 ) -> None:
@@ -163,7 +169,7 @@ def test_dovecot_answers_as_ldapdiag_predicts(
     ldapdiag predicts. bob's entry, without a repeat, is the control."""
     config, real = dovecot_pair
     factory = directory_factory(Trace(), max_wait=30)
-    password = PASSWORDS[name]
+    password = load_scenario(BASIC_SETUP).user_passwords[name.split("@")[0]]  # by uid
     with DovecotAuth(config, factory) as engine:
         predicted = engine.user(name, service="lmtp")
         passdb, _request = engine.verify(name, password, service="imap")

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from ldapdiag.cli import main
 from ldapdiag.demo import RunningDirectory
-from tests.ldap_server import BASIC_SETUP, ldap_env, requires_slapd
+from tests.ldap_server import BASIC_SETUP, dns_of, paste_explained, requires_slapd
 
 pytestmark = requires_slapd
 
@@ -34,29 +34,17 @@ def _queries(args: list[str], directory: RunningDirectory, url: str) -> list[dic
     return [q for item in items for lookup in item["explain"] for q in lookup["queries"]]
 
 
-def _paste(command: str, directory: RunningDirectory) -> subprocess.CompletedProcess[str]:
-    command = command.replace("/path/to/bind-password-file", str(directory.password_file))
-    return subprocess.run(
-        ["sh", "-c", command + " -LLL -o ldif-wrap=no"],
-        capture_output=True,
-        text=True,
-        env=ldap_env(None),
-        timeout=30,
-        check=False,
-    )
-
-
 def _works_only_with_the_prefix(query: dict, directory: RunningDirectory, ca_file: Path) -> None:
     command = query["ldapsearch"]
     # (saslauthd's ldap_tls_check_peer: yes is libldap's level hard: LDAPTLS_REQCERT=hard first)
     assert re.match(
         rf"^(LDAPTLS_REQCERT=hard )?LDAPTLS_CACERT={re.escape(str(ca_file))} ldapsearch ", command
     )
-    result = _paste(command, directory)
+    result = paste_explained(command, directory)
     assert result.returncode == 0, f"{command}: {result.stderr}"
-    found = [line[4:] for line in result.stdout.splitlines() if line.startswith("dn: ")]
+    found = dns_of(result.stdout)
     assert found == query["entries"] and found, command
-    bare = _paste(re.sub(r"LDAPTLS_CACERT=\S+ ", "", command, count=1), directory)
+    bare = paste_explained(re.sub(r"LDAPTLS_CACERT=\S+ ", "", command, count=1), directory)
     # libldap (GnuTLS) says "ldap_start_tls: Connect error (-11)" / "Can't contact LDAP server"
     assert bare.returncode != 0 and "dn: " not in bare.stdout, bare
 
@@ -107,9 +95,9 @@ def test_starttls_dovecot_with_ca_dir(basic_setup_directory: RunningDirectory, t
     # dovecot's own CA file (DMS: the system bundle, which lacks the throwaway CA) stays beside it
     prefix = rf"^(LDAPTLS_CACERT=\S+ )?LDAPTLS_CACERTDIR={re.escape(str(ca_dir))} ldapsearch "
     assert re.match(prefix, command), command
-    result = _paste(command, directory)
+    result = paste_explained(command, directory)
     assert result.returncode == 0, f"{command}: {result.stderr}"
-    found = [line[4:] for line in result.stdout.splitlines() if line.startswith("dn: ")]
+    found = dns_of(result.stdout)
     assert found == queries[0]["entries"] and found, command
-    bare = _paste(re.sub(r"LDAPTLS_CACERTDIR=\S+ ", "", command, count=1), directory)
+    bare = paste_explained(re.sub(r"LDAPTLS_CACERTDIR=\S+ ", "", command, count=1), directory)
     assert bare.returncode != 0 and "dn: " not in bare.stdout, bare

@@ -375,6 +375,10 @@ class DovecotSandbox:
             return answer
 
 
+# `doveadm user` exit codes as userdb results (EX_NOUSER, EX_TEMPFAIL)
+EXIT_RESULTS = {0: "ok", 67: "unknown", 75: "internal_failure"}
+
+
 def passdb_result(log: tuple[str, ...]) -> str | None:
     """The passdb verdict dovecot logged (auth_verbose): ok, unknown, mismatch, internal_failure."""
     text = "\n".join(log)
