@@ -451,13 +451,15 @@ class _Parser:
 
 def encode(node: Filter) -> str:
     """The canonical RFC 4515 string for a filter; parse() reads it back to the same tree."""
+    if type(node) is Equality:  # most leaves (the batches' thousands): no dispatch
+        return f"({node.attribute}={escape_value(node.value)})"
     match node:
         case EmptyFilter():
             return ""
         case And(filters):
-            return "(&" + "".join(encode(child) for child in filters) + ")"
+            return "(&" + "".join([encode(child) for child in filters]) + ")"
         case Or(filters):
-            return "(|" + "".join(encode(child) for child in filters) + ")"
+            return "(|" + "".join([encode(child) for child in filters]) + ")"
         case Not(inner):
             return "(!" + encode(inner) + ")"
         case Present(attribute):

@@ -29,6 +29,8 @@ from ldap3.core.exceptions import (
     LDAPSessionTerminatedByServerError,
     LDAPSocketOpenError,
     LDAPSocketReceiveError,
+    LDAPSocketSendError,
+    communication_exception_factory,
 )
 from ldap3.protocol import rfc4511 as rfc
 from ldap3.strategy.sync import SyncStrategy
@@ -369,6 +371,30 @@ def _fill(
     request["attributes"] = selection
 
 
+def _integer(tag: int, number: int) -> bytes:
+    """A BER INTEGER/ENUMERATED: minimal two's complement (pyasn1's IntegerEncoder)."""
+    size = max(1, (number.bit_length() + 8) // 8)
+    return bytes((tag, size)) + number.to_bytes(size, "big", signed=True)
+
+
+def encoded_search_message(message_id: int, spec: SearchSpec) -> bytes:
+    """The LDAPMessage of a searchRequest (RFC 4511 4.5.1) as ldap3 encodes search_request():
+    byte for byte pyasn1's BER of _encoded_search_request() in an LDAPMessage, built directly."""
+    request = b"".join(
+        (
+            _tlv(0x04, spec.base.encode()),
+            _integer(0x0A, _lookup(SCOPES, spec.scope, "scope")),
+            _integer(0x0A, _lookup(DEREFS, spec.deref, "deref")),
+            _integer(0x02, spec.size_limit),
+            _integer(0x02, spec.time_limit),
+            b"\x01\x01\x00",  # typesOnly FALSE
+            encode_filter(spec.node),
+            _tlv(0x30, b"".join(_tlv(0x04, name.encode()) for name in spec.attributes)),
+        )
+    )
+    return _tlv(0x30, _integer(0x02, message_id) + _tlv(0x63, request))
+
+
 def _lookup(table: Mapping[str | int, int], key: str | int, what: str) -> int:
     """An ldap3 constant or the protocol number."""
     try:
@@ -523,23 +549,18 @@ class SearchStream:
         return finished
 
     def _send(self) -> None:
-        connection, searches, pending = self.connection, self.searches, self._pending
-        while self.sent < len(searches) and len(pending) < self.window:  # each built as it goes out
-            spec = searches[self.sent]
-            request = _encoded_search_request(
-                spec.base,
-                spec.scope,
-                spec.node,
-                spec.attributes,
-                spec.size_limit,
-                spec.time_limit,
-                spec.deref,
-            )
-            if not self._given:
-                self.texts[self.sent] = f.encode(spec.node)
-            message_id = _send_without_filter(connection, request, self.texts[self.sent])
-            pending[message_id] = (self.sent, [])
-            self.sent += 1
+        searches, pending = self.searches, self._pending
+        start = self.sent
+        end = min(len(searches), start + self.window - len(pending))  # each built as it goes out
+        if end <= start:
+            return
+        if not self._given:
+            for position in range(start, end):
+                self.texts[position] = f.encode(searches[position].node)
+        going = [(searches[position], self.texts[position]) for position in range(start, end)]
+        for position, message_id in enumerate(_send_searches(self.connection, going), start):
+            pending[message_id] = (position, [])
+        self.sent = end
 
     def _receive(self, finished: list[tuple[int, SearchResult]]) -> None:
         connection, pending = self.connection, self._pending
@@ -644,6 +665,59 @@ def _server_answers_only(connection: Connection) -> Iterator[None]:
         yield
     finally:
         connection.auto_range, connection.auto_referrals = saved
+
+
+def _send_searches(connection: Connection, specs: Sequence[tuple[SearchSpec, str]]) -> list[int]:
+    """BaseStrategy.send() of several searches (spec, filter text), their message IDs: the
+    messages encoded directly (encoded_search_message) and written at once, one system call
+    for them all; through pyasn1 one by one where ldap3 does more than write the bytes (SASL
+    signing, usage statistics)."""
+    if connection.sasl_mechanism is not None or connection.usage:
+        return [
+            _send_without_filter(
+                connection,
+                _encoded_search_request(
+                    spec.base,
+                    spec.scope,
+                    spec.node,
+                    spec.attributes,
+                    spec.size_limit,
+                    spec.time_limit,
+                    spec.deref,
+                ),
+                text,
+            )
+            for spec, text in specs
+        ]
+    if not connection.listening:
+        raise LDAPSocketOpenError("unable to send message, socket is not open")
+    numbers: list[int] = []
+    messages: list[bytes] = []
+    for spec, text in specs:
+        message_id = connection.server.next_message_id()
+        messages.append(encoded_search_message(message_id, spec))
+        numbers.append(message_id)
+        connection.request = {
+            "base": spec.base,
+            "scope": _lookup(SCOPES, spec.scope, "scope"),
+            "dereferenceAlias": _lookup(DEREFS, spec.deref, "deref"),
+            "sizeLimit": spec.size_limit,
+            "timeLimit": spec.time_limit,
+            "typesOnly": False,
+            "filter": text,
+            "attributes": list(spec.attributes),
+            "type": "searchRequest",
+            "controls": None,
+        }
+        connection.strategy._outstanding[message_id] = connection.request
+    try:
+        connection.socket.sendall(b"".join(messages))
+    except OSError as error:  # what BaseStrategy.sending() raises
+        connection.last_error = "socket sending error" + str(error)
+        raise communication_exception_factory(LDAPSocketSendError, type(error)(str(error)))(
+            connection.last_error
+        ) from None
+    return numbers
 
 
 def _send_without_filter(connection: Connection, request: rfc.SearchRequest, filter_text: str = "") -> int:

@@ -50,7 +50,7 @@ from ldapdiag.directory.ldap3_filter import SCOPES, SearchSpec, SearchStream
 from ldapdiag.directory.problems import DirectoryProblem, from_exception
 from ldapdiag.directory.trace import SCOPE_NAMES, TraceEvent
 from ldapdiag.lint.schema import Schema
-from ldapdiag.postfix.expand import quote_dn_value, quote_filter_value
+from ldapdiag.postfix.expand import KEY_DOMAIN, KEY_USER, quote_dn_value, quote_filter_value
 from ldapdiag.postfix.ldap_table import LdapTable
 
 BATCH_SIZE = 200  # keys per batch search
@@ -222,6 +222,18 @@ class _Planner:
         self.signature = "".join(f.encode(part) for part in self.static)
         if isinstance(self.local, f.Equality) and self.local.value == _MARK_KEY_BYTES:
             self.whole = self.local.attribute
+        context = table.config.context
+        if (
+            template.count("%") == 1
+            and "%s" in template
+            and "%" not in table.config.search_base
+            and not context.flags & (KEY_DOMAIN | KEY_USER)
+            and not context.nparts
+        ):  # expand() of any non-empty key: the template around the quoted key, no warning
+            before, after = template.split("%s")
+            self._around: tuple[str, str] | None = (before, after)
+        else:
+            self._around = None
 
     def _expand(self, key: str) -> str | None:
         config = self.table.config
@@ -239,6 +251,14 @@ class _Planner:
         if self.table.keys.fold:
             key = key.lower()  # casefold() of ASCII text
         config = self.table.config
+        around = self._around
+        if around is not None:
+            query = around[0] + quote_filter_value(key) + around[1]
+            if self.queries is not None:
+                self.queries[key] = (config.search_base, query)
+            if self.whole is not None:
+                return _Plan(config.search_base, query, self.static, _equality(self.whole, key.encode()))
+            return self._plan(config.search_base, query, key)
         context = config.context
         warnings = context.warnings
         before = len(warnings)
@@ -255,9 +275,13 @@ class _Planner:
                 self.queries[key] = (base, query)
         finally:
             del warnings[before:]  # the lookup itself logs them
+        return self._plan(base, query, key)
+
+    def _plan(self, base: str, query: str, key: str) -> _Plan:
         raw = key.encode()
+        assert self.local is not None
         if self.whole is not None:
-            local = _equality(self.whole, raw)
+            local: f.Filter = _equality(self.whole, raw)
         else:
             user, _, domain = key.rpartition("@") if "@" in key else (key, "", "")
             local = _substitute(self.local, user.encode(), domain.encode(), raw)

@@ -195,3 +195,26 @@ def test_search_many_takes_the_scopes_search_takes(directory: Directory, scope: 
         assert [e.dn for e in outcome.entries] == [e.dn for e in one.entries]
         assert [e.raw for e in outcome.entries] == [e.raw for e in one.entries]
     assert any(outcome.entries for outcome in many)
+
+
+@pytest.mark.parametrize("mode", ["starttls", "ldaps"])
+def test_search_many_over_tls_answers_as_search(basic_setup_directory: RunningDirectory, mode: str) -> None:
+    """The pipelined batches write their requests straight to the socket: over TLS (StartTLS, ldaps://)
+    too, each answered as search() answers it, more requests than the window holds."""
+    from ldapdiag.directory import filters
+    from ldapdiag.directory.ldap3_filter import SearchSpec
+
+    running = basic_setup_directory
+    url = running.ldaps_url if mode == "ldaps" else running.ldap_url
+    assert url is not None
+    extra = "tls = yes\n" if mode == "starttls" else ""
+    texts = ["(mail=*)", "(objectClass=*)", "(uid=alice)", "(|(mail=bob@example.org)(cn=*))"] * 3
+    with Directory(dovecot(url, password(running), extra), ca_files=(running.ca_file,)) as ldap:
+        specs = [SearchSpec(BASE, "sub", filters.parse(text), ["mail", "cn"]) for text in texts]
+        many = ldap.search_many(specs, window=2)
+        assert ldap.session is not None and ldap.session.tls_mode == mode
+        for text, outcome in zip(texts, many, strict=True):
+            one = ldap.search(BASE, "sub", text, ["mail", "cn"], size_limit=0, time_limit=0, deref=0)
+            assert outcome.result_code == one.result_code == 0
+            assert [(e.dn, e.raw) for e in outcome.entries] == [(e.dn, e.raw) for e in one.entries]
+    assert sum(len(outcome.entries) for outcome in many) > len(texts)

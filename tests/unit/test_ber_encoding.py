@@ -17,8 +17,10 @@ from ldapdiag.directory import filters as f
 from ldapdiag.directory.ber_entry import decode_entry
 from ldapdiag.directory.directory import libldap_view
 from ldapdiag.directory.ldap3_filter import (
+    SearchSpec,
     _encoded_search_request,
     encode_filter,
+    encoded_search_message,
     search_request,
     to_ldap3_filter,
 )
@@ -66,6 +68,38 @@ def test_search_request_bytes_are_unchanged(
 ) -> None:
     ours = _encoded_search_request(base, scope, tree, wanted, 7, 65536, deref)
     assert encode(ours) == encode(search_request(base, scope, tree, wanted, 7, 65536, deref))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    trees.filter(lambda tree: not isinstance(tree, f.EmptyFilter)),
+    st.text(max_size=200),
+    st.lists(attributes, max_size=40),
+    st.sampled_from([0, 1, 2, "BASE", "LEVEL", "SUBTREE"]),
+    st.sampled_from([0, 1, 2, 3, "NEVER", "ALWAYS"]),
+    st.integers(0, 2**31 - 1),
+    st.integers(0, 2**31 - 1),
+    st.integers(1, 2**31 - 1),
+)
+def test_a_search_message_built_directly_is_what_ldap3_sends(
+    tree: f.Filter,
+    base: str,
+    wanted: list[str],
+    scope: object,
+    deref: object,
+    size: int,
+    time: int,
+    number: int,
+) -> None:
+    """SearchStream sends encoded_search_message(): the bytes ldap3's sending() writes for it."""
+    spec = SearchSpec(base, scope, tree, wanted, size, time, deref)  # type: ignore[arg-type]
+    message = rfc.LDAPMessage()
+    message["messageID"] = rfc.MessageID(number)
+    message["protocolOp"] = rfc.ProtocolOp().setComponentByName(
+        "searchRequest",
+        _encoded_search_request(base, scope, tree, wanted, size, time, deref),  # type: ignore[arg-type]
+    )
+    assert encoded_search_message(number, spec) == encode(message)
 
 
 def test_a_batch_filter_of_thousands_of_keys() -> None:
