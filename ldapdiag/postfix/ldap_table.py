@@ -127,6 +127,9 @@ class LdapTable:
         # The same fast path's expansions (ldap_prefetch._Planner.queries): folded key -> (search
         # base, filter), each what expand() gives for that key without logging a warning.
         self.queries: dict[str, tuple[str, str]] | None = None
+        # False: the searches and the values taken are not recorded as steps (postmap's text
+        # output shows neither; postfix's log lines and the answer are the same either way)
+        self.record_searches = True
 
     # ------------------------------------------------------------------------------------------
     # dict_ldap_lookup()
@@ -372,19 +375,20 @@ class LdapTable:
                     raise _Failed(self._connect_failure(problem, "connect")) from None
                 raise _SearchFailed(_search_code(problem, query)) from None
         entries = outcome.entries
-        state.steps.append(
-            QueryStep(
-                self.name,
-                "search",
-                f"filter {query!r} -> {outcome.result_name} ({len(entries)} entries)",
-                base=base,
-                scope=SCOPE_NAMES[scope],
-                filter=query,
-                attributes=attributes,
-                dns=tuple([entry.dn for entry in entries]),
-                wire=None if known else getattr(directory, "last_search", None),
+        if self.record_searches:
+            state.steps.append(
+                QueryStep(
+                    self.name,
+                    "search",
+                    f"filter {query!r} -> {outcome.result_name} ({len(entries)} entries)",
+                    base=base,
+                    scope=SCOPE_NAMES[scope],
+                    filter=query,
+                    attributes=attributes,
+                    dns=tuple([entry.dn for entry in entries]),
+                    wire=None if known else getattr(directory, "last_search", None),
+                )
             )
-        )
         if self.answers is not None and known is None and outcome.result_code == 0:
             self.answers[answer_key] = outcome  # the fast path's cache (ldap_prefetch.py)
         if outcome.references and not self.config.chase_referrals:
@@ -488,9 +492,12 @@ class LdapTable:
                             f"exceeded for key: '{state.key}'",
                         )
                         break
-            state.steps.append(
-                QueryStep(self.name, "values", f"{entry.dn}: {name}", dns=(entry.dn,), values=tuple(taken))
-            )
+            if self.record_searches:
+                state.steps.append(
+                    QueryStep(
+                        self.name, "values", f"{entry.dn}: {name}", dns=(entry.dn,), values=tuple(taken)
+                    )
+                )
         elif index < len(attributes) and depth < cfg.recursion_limit:
             for raw in values:
                 self._special(directory, state, c_string(raw), depth)

@@ -47,14 +47,16 @@ def lookup_keys(
     trace: Trace | None = None,
     faults: list[list[Fault]] | None = None,
     fast: bool = True,
+    searches_shown: bool = True,
 ) -> list[LookupResult]:
     """postmap -q KEY for each key on the map MAP names (postmap.c postmap_query()/postmap_queries()).
 
     `faults`, when given, receives per key what the directory could not answer (faults.py).
     `fast` batches the searches of many keys (ldap_prefetch.py; the answers are the same);
-    without it every key sends its own search, as postmap does.
+    without it every key sends its own search, as postmap does. `searches_shown=False`: the
+    results' steps leave out the searches and the values taken (the text output shows neither).
     """
-    from ldapdiag.postfix.ldap_prefetch import Prefetcher
+    from ldapdiag.postfix.ldap_prefetch import Prefetcher, ldap_tables
 
     factory = build_factory(config, ca_files, ca_dirs, trace)
     log = factory.pool.trace.faults
@@ -65,6 +67,8 @@ def lookup_keys(
         gc.disable()
     try:
         resolved = resolve_map(map_name, factory)
+        for table in ldap_tables(resolved.table):
+            table.record_searches = searches_shown
         prefetcher = Prefetcher(resolved.table, keys if fast else ())
         results = []
         for index, key in enumerate(keys):
@@ -115,6 +119,7 @@ def run_lookup(
         trace=trace,
         faults=faults,
         fast=not explain,  # --explain shows each key's own search, as postmap sends it
+        searches_shown=explain or output_format != "text",
     )
     explained = None
     if explain:

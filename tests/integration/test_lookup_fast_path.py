@@ -157,6 +157,28 @@ def test_planted_directory_answers_alike(
     assert fast < plain / 2, f"{name}: the fast path sent {fast} searches for {plain} keys"
 
 
+def test_without_the_searches_every_answer_and_log_line_stays(
+    big_directory: tuple[RunningDirectory, list[str], Path],
+) -> None:
+    """searches_shown=False (the text output's lookups) leaves out the search and values steps, and
+    nothing else: the same values, errors and steps otherwise, on every planted table."""
+    from dataclasses import replace
+
+    directory, sample, work = big_directory
+    dropped = 0
+    for name in sorted(TABLES):
+        table = f"ldap:{_table(directory, work, name)}"
+        shown = lookup_keys(_config(work), table, sample)  # type: ignore[arg-type]
+        lean = lookup_keys(_config(work), table, sample, searches_shown=False)  # type: ignore[arg-type]
+        kept = [
+            replace(result, steps=tuple(s for s in result.steps if s.action not in ("search", "values")))
+            for result in shown
+        ]
+        assert lean == kept, name
+        dropped += sum(len(a.steps) - len(b.steps) for a, b in zip(shown, lean, strict=True))
+    assert dropped > len(sample)  # the steps really were left out
+
+
 def test_fast_lookup_prints_what_postmap_prints(
     big_directory: tuple[RunningDirectory, list[str], Path],
 ) -> None:
