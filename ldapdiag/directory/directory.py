@@ -62,7 +62,7 @@ AD_CAPABILITY = "1.2.840.113556.1.4.800"  # LDAP_CAP_ACTIVE_DIRECTORY_OID
 OPENLDAP_OID_PREFIX = "1.3.6.1.4.1.4203."
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True, slots=True)  # never changed once made; not frozen: see postfix/tables.py
 class Entry:
     """One search result entry: its DN and attributes as the server sent them (raw bytes)."""
 

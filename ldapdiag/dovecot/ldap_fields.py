@@ -40,7 +40,7 @@ class AttrMap:
     errors: tuple[str, ...] = ()  # "Invalid attrs entry" errors dovecot logs
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True, slots=True)  # never changed once made; not frozen: see postfix/tables.py
 class FieldValue:
     """One field the iteration yields: its name and values (empty: the attribute is missing)."""
 

@@ -34,7 +34,7 @@ class Variable(NamedTuple):
     value: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True, slots=True)  # never changed once made; not frozen: see postfix/tables.py
 class Expansion:
     """The expanded text and whether dovecot considers the expansion successful."""
 

@@ -104,7 +104,7 @@ def strip_extension(address: str, delimiters: str) -> tuple[str, str] | None:
     return bare, local[cut:]
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True, slots=True)  # never changed once made; not frozen: see postfix/tables.py
 class KeyAnswer:
     """One maps_find() call: the key, the answer, whether it came from the cache."""
 

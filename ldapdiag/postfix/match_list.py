@@ -35,7 +35,7 @@ class Pattern:
     unavailable: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True, slots=True)  # never changed once made; not frozen: see postfix/tables.py
 class MatchOutcome:
     """match_list_match(): matched or not, the value a table gave, or the lookup problem."""
 

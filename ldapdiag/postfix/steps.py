@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from ldapdiag.postfix.address import KeyAnswer
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True, slots=True)  # never changed once made; not frozen: see postfix/tables.py
 class Step:
     """One thing postfix does for an address: a restriction, a table lookup, an LDAP search, a note."""
 

@@ -16,10 +16,11 @@ if TYPE_CHECKING:
     from ldapdiag.directory.directory import WireSearch
 
 
-# QueryStep and LookupResult are never changed once made (dataclasses.replace() makes new ones)
-# but are not frozen=True: a frozen dataclass's __init__ sets each field through
-# object.__setattr__ (QueryStep: 1.95 us against 0.6 us), and lookups make one per search.
-# unsafe_hash keeps the hash frozen=True gave them.
+# QueryStep and LookupResult, like the other results made by the hundred thousand (postfix's Step,
+# KeyAnswer, MatchOutcome; Entry; dovecot's FieldValue and Expansion), are never changed once made
+# (dataclasses.replace() makes new ones) but are not frozen=True: a frozen dataclass's __init__
+# sets each field through object.__setattr__ (QueryStep: 1.95 us against 0.6 us; Step's inits
+# alone were 10% of an audit's CPU). unsafe_hash keeps the hash frozen=True gave them.
 
 
 @dataclass(unsafe_hash=True, slots=True)
