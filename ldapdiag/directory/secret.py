@@ -10,10 +10,11 @@ MASK = "********"
 class Secret:
     """A bind password. Only `reveal()` gives the value, and only connection.py calls it."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_hash", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._hash = hash(("Secret", value))  # connection keys holding it are hashed per search
 
     def reveal(self) -> str:
         """The password itself, for the bind request and nothing else."""
@@ -37,7 +38,7 @@ class Secret:
         return isinstance(other, Secret) and other._value == self._value
 
     def __hash__(self) -> int:
-        return hash(("Secret", self._value))
+        return self._hash
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled")
