@@ -30,6 +30,8 @@ _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrst
 
 def fold(address: str) -> str:
     """been_here's BH_FLAG_FOLD / casefold() with SMTPUTF8 off: ASCII lower case."""
+    if address.isascii():
+        return address.lower()  # the same for ASCII text, without translate()'s per-character lookups
     return address.translate(_ASCII_LOWER)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ldapdiag.audit.model import Candidate
@@ -28,10 +29,18 @@ class CheckContext:
 
     def own(self) -> list[FinalRecipient]:
         """The final recipients that are the address itself (a mailbox, or an alias kept)."""
-        me = fold(self.outcome.address)
-        return [r for r in self.outcome.recipients if fold(r.address) == me]
+        return self._split[0]
 
     def others(self) -> list[FinalRecipient]:
         """The final recipients an alias or group expansion added."""
+        return self._split[1]
+
+    @cached_property
+    def _split(self) -> tuple[list[FinalRecipient], list[FinalRecipient]]:
+        """(own, others), sorted once: several checks ask, and a group has many members."""
         me = fold(self.outcome.address)
-        return [r for r in self.outcome.recipients if fold(r.address) != me]
+        own: list[FinalRecipient] = []
+        others: list[FinalRecipient] = []
+        for recipient in self.outcome.recipients:
+            (own if fold(recipient.address) == me else others).append(recipient)
+        return own, others
