@@ -46,12 +46,14 @@ _MAXRSS = (
 )
 
 
-def _audit(env_file: Path, url: str) -> tuple[float, int, list[dict]]:
-    """One audit run: wall seconds, the audit's own peak RSS (KiB), the JSON lines."""
+def _audit(env_file: Path, url: str, jobs: int | None = None) -> tuple[float, int, list[dict]]:
+    """One audit run: wall seconds, the audit's own peak RSS (KiB, its largest process), the JSON lines."""
     read_fd, write_fd = os.pipe()
     args = [sys.executable, "-c", _MAXRSS, str(write_fd), sys.executable, "-m", "ldapdiag", "audit",
             "--format", "json", "--no-env", "--env-file", str(env_file),
             "--set", f"LDAP_SERVER_HOST={url}"]  # fmt: skip
+    if jobs is not None:  # else the audit's default (the usable CPUs)
+        args += ["--jobs", str(jobs)]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -88,13 +90,13 @@ def _postmap(env_file: Path, url: str, keys: Sequence[str], workdir: Path) -> fl
     return time.monotonic() - start
 
 
-def measure(size: int, runs: int, out=print) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def measure(size: int, runs: int, out=print, jobs: int | None = None) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Medians for one directory size."""
     with tempfile.TemporaryDirectory(prefix="ldapdiag-audit-bench-") as tmp:
         folder = write_audit_scenario(Path(tmp) / "generated", size)
         with serve_scenario(folder, indexes=INDEXES, size_limit="unlimited") as directory:
             env_file = folder / "mailserver.env"
-            audits = [_audit(env_file, directory.ldap_url) for _ in range(runs)]
+            audits = [_audit(env_file, directory.ldap_url, jobs) for _ in range(runs)]
             lines = audits[-1][2][:-1]
             found = {(line["address"], f["kind"]) for line in lines for f in line["findings"]}
             keys = [line["address"] for line in lines]
@@ -120,8 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=None, help="ldapdiag audit --jobs (default: its own)")
     options = parser.parse_args(argv)
-    results = {r["size"]: r for r in (measure(int(s), options.runs) for s in options.sizes.split(","))}
+    sizes = options.sizes.split(",")
+    results = {r["size"]: r for r in (measure(int(s), options.runs, jobs=options.jobs) for s in sizes)}
     ok = True
     if 10000 in results:
         ratio = results[10000]["ratio_vs_postmap"]

@@ -479,20 +479,52 @@ def lint_command(
     )
 
 
+def _jobs(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    """--jobs: a whole number >= 1 (None: the default, the usable CPUs)."""
+    from ldapdiag.errors import InputError
+
+    if value is None:
+        return None
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise InputError(f"expected a whole number of worker processes, at least 1, not {value!r}", "--jobs")
+    return jobs
+
+
 @main.command("audit", short_help="Check every address the directory holds: what is broken.")
 @format_option("text")
+@click.option(
+    "--jobs",
+    metavar="N",
+    callback=_jobs,
+    help="Audit with N worker processes (default: the usable CPUs, at most 8; 1: in this process).",
+)
 @connection_options
 @with_config
 def audit_command(
-    config: MailServerConfig, output_format: str, ca_file: Path | None, ca_dir: Path | None
+    config: MailServerConfig,
+    output_format: str,
+    jobs: int | None,
+    ca_file: Path | None,
+    ca_dir: Path | None,
 ) -> int:
     """Enumerate every address postfix's tables can accept, resolve each through postfix and
     dovecot, and list what is broken: bounces, dangling aliases, loops, duplicates, mailboxes
     dovecot cannot find, logins that fail, truncated AD groups. --format json streams one JSON
     object per address (JSON Lines) and a summary. Exit 0 clean, 1 broken, 2 could not check."""
     from ldapdiag.audit.command import run_audit
+    from ldapdiag.audit.parallel import default_jobs
 
-    return run_audit(config, output_format=output_format, ca_file=ca_file, ca_dir=ca_dir)
+    return run_audit(
+        config,
+        output_format=output_format,
+        ca_file=ca_file,
+        ca_dir=ca_dir,
+        jobs=jobs if jobs is not None else default_jobs(),
+    )
 
 
 @main.command("run", short_help="Check expectation files (smoke tests) against the directory.")

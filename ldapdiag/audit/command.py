@@ -20,7 +20,7 @@ from ldapdiag.audit.model import AddressAudit, AuditSummary, Candidate
 from ldapdiag.config.model import MailServerConfig
 from ldapdiag.directory.problems import DirectoryProblem
 from ldapdiag.errors import EXIT_CANNOT_CHECK, EXIT_FINDING, EXIT_OK
-from ldapdiag.report.audit_report import AuditPrinter, ProgressBar
+from ldapdiag.report.audit_report import AuditPrinter, ProgressBar, RenderedAddress
 
 
 def audit_address(engine: AuditEngine, candidate: Candidate) -> AddressAudit:
@@ -30,6 +30,17 @@ def audit_address(engine: AuditEngine, candidate: Candidate) -> AddressAudit:
     if audit.checked:
         audit.findings = run_checks(CheckContext(candidate, outcome, engine))
     return audit
+
+
+def audit_chunk(
+    engine: AuditEngine, prefetch: ChunkPrefetch, chunk: list[Candidate]
+) -> Iterator[AddressAudit]:
+    """A chunk's addresses in order: batched searches ahead of each part (batch.py), then each address."""
+    while chunk:
+        ready = prefetch.prefetch([c.address for c in chunk]) if engine.fast else len(chunk)
+        for candidate in chunk[:ready]:
+            yield audit_address(engine, candidate)
+        chunk = chunk[ready:]
 
 
 def _chunks(candidates: Iterator[Candidate], size: int) -> Iterator[list[Candidate]]:
@@ -63,15 +74,17 @@ def run_audit(
     ca_file: Path | None = None,
     ca_dir: Path | None = None,
     fast: bool = True,
+    jobs: int = 1,
 ) -> int:
-    """The `audit` command (`fast=False`: no batched searches, every search sent on its own)."""
+    """The `audit` command (`fast=False`: no batched searches, every search sent on its own, in
+    this process; `jobs` > 1: chunks audited by that many worker processes, parallel.py)."""
     started = time.monotonic()
     printer = AuditPrinter(output_format)
     summary = AuditSummary()
     engine = AuditEngine(config, (ca_file,) if ca_file else (), (ca_dir,) if ca_dir else (), fast=fast)
     with engine:
         try:
-            audit_all(engine, summary, printer)
+            audit_all(engine, summary, printer, jobs)
         except DirectoryProblem as error:  # the enumeration's connection failed: a fault
             engine.trace.faults.add("postfix", error.problem)
         except EnumerationFailed as error:
@@ -86,7 +99,7 @@ def run_audit(
     return code
 
 
-def audit_all(engine: AuditEngine, summary: AuditSummary, printer: AuditPrinter) -> None:
+def audit_all(engine: AuditEngine, summary: AuditSummary, printer: AuditPrinter, jobs: int = 1) -> None:
     """Enumerate and audit, address by address, as the pages arrive."""
     plan = engine.plan()
     summary.notes += plan.notes
@@ -100,17 +113,26 @@ def audit_all(engine: AuditEngine, summary: AuditSummary, printer: AuditPrinter)
     bar = ProgressBar(0)
     if bar.enabled:
         bar = ProgressBar(enumerator.count())
+
+    def show(rendered: RenderedAddress) -> None:
+        summary.add(rendered)
+        summary.entries = enumerator.entries
+        printer.emit(rendered)
+        bar.update(enumerator.entries, summary.addresses, summary.broken)
+
+    def here(chunk: list[Candidate]) -> None:
+        for audit in audit_chunk(engine, prefetch, chunk):
+            show(printer.render(audit))
+
     try:
-        for chunk in _chunks(enumerator.candidates(), CHUNK if engine.fast else 1):
-            while chunk:
-                ready = prefetch.prefetch([c.address for c in chunk]) if engine.fast else len(chunk)
-                for candidate in chunk[:ready]:
-                    audit = audit_address(engine, candidate)
-                    summary.add(audit)
-                    summary.entries = enumerator.entries
-                    printer.address(audit)
-                    bar.update(enumerator.entries, summary.addresses, summary.broken)
-                chunk = chunk[ready:]
+        if jobs > 1 and engine.fast:
+            from ldapdiag.audit.parallel import PARALLEL_CHUNK, audit_in_workers
+
+            chunks = _chunks(enumerator.candidates(), PARALLEL_CHUNK)
+            audit_in_workers(engine, chunks, here, show, jobs, "json" if printer.json else "text")
+        else:
+            for chunk in _chunks(enumerator.candidates(), CHUNK if engine.fast else 1):
+                here(chunk)
     finally:
         summary.entries = enumerator.entries
         bar.finish()

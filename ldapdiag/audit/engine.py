@@ -46,8 +46,10 @@ class AuditEngine:
         ca_dirs: tuple[Path, ...] = (),
         *,
         fast: bool = True,
+        known_ad: bool | None = None,
     ) -> None:
         self.config = config
+        self.known_ad = known_ad  # a worker process (parallel.py): the main process asked the server
         self.trace = AuditTrace()
         # fast: batched searches ahead of each chunk of addresses (batch.py); the same results
         self.fast = fast
@@ -159,11 +161,14 @@ class AuditEngine:
     def plan(self) -> Plan:
         """The enumeration searches (tables opened as postfix opens them)."""
         if self._plan is None:
-            self._plan = plan(self.factory, is_ad=self.is_active_directory())
+            self.known_ad = self.is_active_directory()
+            self._plan = plan(self.factory, is_ad=self.known_ad)
         return self._plan
 
     def is_active_directory(self) -> bool:
         """The server behind the first recipient table advertises LDAP_CAP_ACTIVE_DIRECTORY_OID."""
+        if self.known_ad is not None:
+            return self.known_ad
         tables = [t for t in map(self.factory.open, self._recipient_specs()) if isinstance(t, LdapTable)]
         if not tables:
             return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ldapdiag.postfix.transaction import AddressOutcome
 
@@ -63,6 +65,17 @@ class AddressAudit:
         return bool(self.findings)
 
 
+class Tallied(Protocol):
+    """What the summary counts of one address (an AddressAudit, or what a worker process sent)."""
+
+    @property
+    def broken(self) -> bool: ...
+    @property
+    def checked(self) -> bool: ...
+    @property
+    def findings(self) -> Sequence[Finding]: ...
+
+
 @dataclass
 class AuditSummary:
     """The run's totals: addresses, broken ones, findings per kind, what could not be checked."""
@@ -78,7 +91,7 @@ class AuditSummary:
     seconds: float = 0.0
     incomplete: bool = False  # the directory did not answer: the rest was not enumerated or checked
 
-    def add(self, audit: AddressAudit) -> None:
+    def add(self, audit: Tallied) -> None:
         self.addresses += 1
         if audit.broken:
             self.broken += 1

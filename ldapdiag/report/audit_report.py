@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import dataclass
 from typing import TextIO
 
 import click
 from tabulate import tabulate
 
-from ldapdiag.audit.model import KIND_TITLES, KINDS, AddressAudit, AuditSummary
+from ldapdiag.audit.model import KIND_TITLES, KINDS, AddressAudit, AuditSummary, Finding
 from ldapdiag.directory.faults import summary as fault_summary
 
 MAX_LISTED = 1000  # broken addresses listed in the text output (all of them are in the JSON)
@@ -56,6 +57,16 @@ def summary_json(summary: AuditSummary, exit_code: int) -> dict[str, object]:
     }
 
 
+@dataclass(frozen=True)
+class RenderedAddress:
+    """One audited address as printed and counted (picklable: parallel.py's workers send it)."""
+
+    text: str | None  # the JSON line, or the text lines listing it (None: not listed)
+    broken: bool
+    checked: bool
+    findings: tuple[Finding, ...]
+
+
 class AuditPrinter:
     """Prints an audit as it goes: a JSON line per address, or the broken ones kept for the end."""
 
@@ -65,21 +76,34 @@ class AuditPrinter:
         self.unlisted = 0
 
     def address(self, audit: AddressAudit) -> None:
+        self.emit(self.render(audit))
+
+    def render(self, audit: AddressAudit) -> RenderedAddress:
+        """What this format prints for the address (a worker process renders, the main prints)."""
+        tally = (audit.broken, audit.checked, tuple(audit.findings))
         if self.json:
-            click.echo(json.dumps(address_json(audit), ensure_ascii=False))
-            sys.stdout.flush()
-            return
+            return RenderedAddress(json.dumps(address_json(audit), ensure_ascii=False), *tally)
         if not audit.broken and audit.checked:
-            return
-        if len(self.listed) >= MAX_LISTED:
-            self.unlisted += 1
-            return
+            return RenderedAddress(None, *tally)
         where = f"  ({audit.candidate.found_in}: {audit.candidate.dn})"
         lines = [f"{audit.address}{where}"]
         lines += [f"    {finding.kind:<12} {finding.detail}" for finding in audit.findings]
         if not audit.checked:
             lines.append(f"    {'unchecked':<12} {_unchecked(audit)}")
-        self.listed.append("\n".join(lines))
+        return RenderedAddress("\n".join(lines), *tally)
+
+    def emit(self, rendered: RenderedAddress) -> None:
+        """Print a JSON line at once, or keep a broken address's lines for the end."""
+        if rendered.text is None:
+            return
+        if self.json:
+            click.echo(rendered.text)
+            sys.stdout.flush()
+            return
+        if len(self.listed) >= MAX_LISTED:
+            self.unlisted += 1
+            return
+        self.listed.append(rendered.text)
 
     def summary(self, summary: AuditSummary, exit_code: int) -> None:
         if self.json:
