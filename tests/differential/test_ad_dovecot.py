@@ -114,16 +114,16 @@ class Pair:
 @pytest.fixture(scope="module")
 def pairs(named_dc: NamedDc) -> Iterator[dict[str, Pair]]:
     directory = named_dc.dc.running
-    made: dict[str, Pair] = {}
 
     class Lazy(dict[str, Pair]):
         def __missing__(self, name: str) -> Pair:
             setup = SETUPS[name]
             url = named_dc.url(directory.ldap_url) if setup.named else directory.ldap_url
-            made[name] = Pair(ad_config(url, *setup.sets), named_dc if setup.named else None)
-            return made[name]
+            self[name] = Pair(ad_config(url, *setup.sets), named_dc if setup.named else None)
+            return self[name]
 
-    yield Lazy()
+    made = Lazy()  # one real program and one engine per setup, made on first use
+    yield made
     for pair in made.values():
         pair.close()
 

@@ -265,15 +265,14 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pairs(directories: dict[str, RunningDirectory]) -> Iterator[dict[str, Pair]]:
-    made: dict[str, Pair] = {}
-
     class Lazy(dict[str, Pair]):
         def __missing__(self, name: str) -> Pair:
             setup = SETUPS[name]
-            made[name] = Pair(build_config(setup, directories[setup.directory]))
-            return made[name]
+            self[name] = Pair(build_config(setup, directories[setup.directory]))
+            return self[name]
 
-    yield Lazy()
+    made = Lazy()  # one real program and one engine per setup, made on first use
+    yield made
     for pair in made.values():
         pair.close()
 
