@@ -115,16 +115,19 @@ class Pair:
 def pairs(named_dc: NamedDc) -> Iterator[dict[str, Pair]]:
     directory = named_dc.dc.running
 
+    # A fresh dovecot and engine for every probe (never kept in the dict), as in
+    # test_dovecot_differential.py; all stopped at the end (a test may hold two at once).
+    made: list[Pair] = []
+
     class Lazy(dict[str, Pair]):
         def __missing__(self, name: str) -> Pair:
             setup = SETUPS[name]
             url = named_dc.url(directory.ldap_url) if setup.named else directory.ldap_url
-            self[name] = Pair(ad_config(url, *setup.sets), named_dc if setup.named else None)
-            return self[name]
+            made.append(Pair(ad_config(url, *setup.sets), named_dc if setup.named else None))
+            return made[-1]
 
-    made = Lazy()  # one real program and one engine per setup, made on first use
-    yield made
-    for pair in made.values():
+    yield Lazy()
+    for pair in made:
         pair.close()
 
 

@@ -151,11 +151,13 @@ class Pair:
 def pairs(directories: dict[str, RunningDirectory]) -> Iterator[dict[str, Pair]]:
     # A fresh saslauthd for every probe (never kept in the dict): with one kept per setup, two
     # probes of `custom` (a wrong password after the right one) saw no search reach slapd at all
-    # (not explained yet). Every one made is stopped at the end (they used to be left running).
+    # (not explained yet). Each is stopped when the next is made (they used to be left running).
     made: list[Pair] = []
 
     class Lazy(dict[str, Pair]):
         def __missing__(self, name: str) -> Pair:
+            while made:  # the previous probe's, never asked again
+                made.pop().real.__exit__()
             setup = SETUPS[name]
             directory = directories[setup.directory]
             made.append(Pair(build_config(setup, directory), directory))
