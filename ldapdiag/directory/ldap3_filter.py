@@ -697,18 +697,15 @@ def _send_searches(connection: Connection, specs: Sequence[tuple[SearchSpec, str
         message_id = connection.server.next_message_id()
         messages.append(encoded_search_message(message_id, spec))
         numbers.append(message_id)
-        connection.request = {
-            "base": spec.base,
-            "scope": _lookup(SCOPES, spec.scope, "scope"),
-            "dereferenceAlias": _lookup(DEREFS, spec.deref, "deref"),
-            "sizeLimit": spec.size_limit,
-            "timeLimit": spec.time_limit,
-            "typesOnly": False,
-            "filter": text,
-            "attributes": list(spec.attributes),
-            "type": "searchRequest",
-            "controls": None,
-        }
+        connection.request = _request_description(
+            spec.base,
+            _lookup(SCOPES, spec.scope, "scope"),
+            _lookup(DEREFS, spec.deref, "deref"),
+            spec.size_limit,
+            spec.time_limit,
+            list(spec.attributes),
+            text,
+        )
         connection.strategy._outstanding[message_id] = connection.request
     try:
         connection.socket.sendall(b"".join(messages))
@@ -736,16 +733,37 @@ def _send_without_filter(connection: Connection, request: rfc.SearchRequest, fil
 
 
 def _request_dict(request: rfc.SearchRequest, filter_text: str = "") -> dict[str, Any]:
+    """_request_description() of a pyasn1 SearchRequest (typesOnly is always FALSE here)."""
+    return _request_description(
+        str(request["baseObject"]),
+        int(request["scope"]),
+        int(request["derefAliases"]),
+        int(request["sizeLimit"]),
+        int(request["timeLimit"]),
+        [str(selector) for selector in request["attributes"]],
+        filter_text,
+    )
+
+
+def _request_description(
+    base: str,
+    scope: int,
+    deref: int,
+    size_limit: int,
+    time_limit: int,
+    attributes: list[str],
+    filter_text: str,
+) -> dict[str, Any]:
     """ldap3's description of a search request (search_request_to_dict), with the filter's text."""
     return {
-        "base": str(request["baseObject"]),
-        "scope": int(request["scope"]),
-        "dereferenceAlias": int(request["derefAliases"]),
-        "sizeLimit": int(request["sizeLimit"]),
-        "timeLimit": int(request["timeLimit"]),
-        "typesOnly": bool(request["typesOnly"]),
+        "base": base,
+        "scope": scope,
+        "dereferenceAlias": deref,
+        "sizeLimit": size_limit,
+        "timeLimit": time_limit,
+        "typesOnly": False,
         "filter": filter_text,
-        "attributes": [str(selector) for selector in request["attributes"]],
+        "attributes": attributes,
         "type": "searchRequest",
         "controls": None,
     }

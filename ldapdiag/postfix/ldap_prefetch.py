@@ -256,8 +256,6 @@ class _Planner:
             query = around[0] + quote_filter_value(key) + around[1]
             if self.queries is not None:
                 self.queries[key] = (config.search_base, query)
-            if self.whole is not None:
-                return _Plan(config.search_base, query, self.static, _equality(self.whole, key.encode()))
             return self._plan(config.search_base, query, key)
         context = config.context
         warnings = context.warnings

@@ -75,9 +75,6 @@ class AuditPrinter:
         self.listed: list[str] = []
         self.unlisted = 0
 
-    def address(self, audit: AddressAudit) -> None:
-        self.emit(self.render(audit))
-
     def render(self, audit: AddressAudit) -> RenderedAddress:
         """What this format prints for the address (a worker process renders, the main prints)."""
         tally = (audit.broken, audit.checked, tuple(audit.findings))
