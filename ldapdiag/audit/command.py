@@ -24,11 +24,16 @@ from ldapdiag.report.audit_report import AuditPrinter, ProgressBar, RenderedAddr
 
 
 def audit_address(engine: AuditEngine, candidate: Candidate) -> AddressAudit:
-    """One address through postfix and dovecot, and the checks of every fault kind."""
+    """One address through postfix and dovecot, and the checks of every fault kind.
+
+    A fault met by a check (the IMAP login's lookups) makes the address incomplete too."""
     outcome = engine.probe(candidate.address)
     audit = AddressAudit(candidate, outcome)
     if audit.checked:
+        faults = engine.trace.faults
+        mark = faults.mark()
         audit.findings = run_checks(CheckContext(candidate, outcome, engine))
+        outcome.faults += faults.since(mark)
     return audit
 
 

@@ -9,6 +9,7 @@ trace. Nothing but bind, search, StartTLS, WhoAmI and unbind can be sent (readon
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -24,7 +25,7 @@ from ldapdiag.directory.ldap3_filter import SearchResult, SearchSpec, search_pag
 from ldapdiag.directory.ldap3_filter import search as send_search
 from ldapdiag.directory.ldap3_filter import search_many as send_many
 from ldapdiag.directory.policy import ConnectionPolicy
-from ldapdiag.directory.problems import DirectoryProblem, Problem, from_exception, from_result
+from ldapdiag.directory.problems import DirectoryProblem, Problem, ProblemKind, from_exception, from_result
 from ldapdiag.directory.readonly import WHOAMI_OID
 from ldapdiag.directory.trace import SCOPE_NAMES, Trace, TraceEvent
 
@@ -226,6 +227,20 @@ class Directory:
         """Log `problem` on the run's FaultLog when it means the directory could not answer (faults.py)."""
         if is_fault(problem, login_bind=self.policy.bind.login, static_base=static_base):
             self.trace.faults.add(self.component, problem)
+
+    def reopen(self) -> bool:
+        """Drop a connection the server closed during a search, so that the next search connects
+        again (dovecot's ldap_conn_reconnect()); False when there is no such connection."""
+        failure = self._failure
+        if failure is None or failure.problem.kind is not ProblemKind.SERVER_CLOSED:
+            return False
+        if failure.problem.phase != "search" or self._session is None:
+            return False
+        with contextlib.suppress(Exception):
+            self._session.connection.strategy.close()
+        self._session = None
+        self._failure = None
+        return True
 
     @property
     def session(self) -> Session | None:

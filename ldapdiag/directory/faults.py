@@ -119,10 +119,11 @@ class FaultLog:
         if problem.kind is ProblemKind.TIMEOUT and problem.server and not repeated:
             self.unanswered.setdefault(problem.server, problem)
 
-    def recovered(self, mark: int) -> None:
-        """The faults since `mark` were overcome (postfix's dict_ldap reopens a lost connection and
-        sends the search once more): they are no faults of the run."""
-        del self.faults[mark:]
+    def recovered(self, mark: int, until: int | None = None) -> None:
+        """The faults from `mark` to `until` (default: the latest) were overcome (postfix's
+        dict_ldap and dovecot's db-ldap reopen a lost connection and send the search again):
+        they are no faults of the run. Faults the answer itself brought (from `until` on) stay."""
+        del self.faults[mark:until]
 
     def mark(self) -> int:
         """A position: faults since it are `since(mark)`."""

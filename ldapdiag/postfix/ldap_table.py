@@ -246,8 +246,9 @@ class LdapTable:
         directory = self.connection.get()
         if self.config.bind != "none" or self.config.start_tls:
             self._connect(directory)
+        answered = faults.mark()
         outcome = self._search(directory, state, base, self.config.scope, query, attributes)
-        faults.recovered(mark)  # the reopened connection answered: as for postfix, no failure
+        faults.recovered(mark, answered)  # the reopened connection answered: as for postfix, no failure
         return outcome
 
     def _domain_ok(self, state: _State, key: str) -> bool:

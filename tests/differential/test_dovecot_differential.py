@@ -22,9 +22,11 @@ from ldapdiag.config.load import load_config
 from ldapdiag.config.model import MailServerConfig
 from ldapdiag.config.sources import SourceOptions
 from ldapdiag.demo import RunningDirectory, load_scenario, serve_scenario
+from ldapdiag.directory.problems import ProblemKind
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import DovecotAuth, directory_factory
 from ldapdiag.dovecot.lmtp import lmtp_rcpt
+from tests.integration.test_faults import Relay
 from tests.ldap_server import BASIC_SETUP, missing_ldap_tools
 from tests.oracles.dovecot import (
     DOVEADM,
@@ -322,3 +324,39 @@ def test_enough_probes() -> None:
     """The issue asks for at least 100 probes over several configurations."""
     assert len(PROBES) >= 100
     assert len({probe[0] for probe in PROBES}) >= 6
+
+
+# ------------------------------------------------------------------------------------------------
+# a connection the server closes
+
+
+def test_a_closed_connection_is_reopened_and_a_dead_server_fails(
+    directories: dict[str, RunningDirectory],
+) -> None:
+    """Both reach slapd through a relay. It cuts every connection (a server closing idle ones):
+    dovecot reconnects and sends the search again, so the next lookups are answered, with no
+    fault. Then the relay dies (nothing listens any more): both fail the lookup, and ldapdiag
+    says it could not check (the closed connection, then the refused one)."""
+    relay = Relay(directories["basic"].ldap_url)
+    through = dataclasses.replace(directories["basic"], ldap_url=relay.url)
+    pair = Pair(build_config(SETUPS["basic-setup"], through))
+    try:
+        for name in ("alice@example.org", "nobody@example.org", "Bob@Example.ORG"):
+            relay.cut()
+            real = pair.real.user(name)
+            predicted = pair.engine.user(name, service="lmtp")
+            assert (predicted.result, predicted.fields) == (EXIT_RESULTS.get(real.exit_code), real.fields), (
+                real.stdout,
+                predicted.reason,
+            )
+            assert pair.trace.faults.faults == []
+        assert predicted.result == "ok"
+        relay.kill()
+        real = pair.real.user("alice@example.org")
+        predicted = pair.engine.user("alice@example.org", service="lmtp")
+        assert predicted.result == EXIT_RESULTS.get(real.exit_code) == "internal_failure", real.stdout
+        kinds = [fault.problem.kind for fault in pair.trace.faults.distinct()]
+        assert kinds[-1] is ProblemKind.CONNECTION_REFUSED and set(kinds[:-1]) <= {ProblemKind.SERVER_CLOSED}
+    finally:
+        relay.kill()
+        pair.close()

@@ -20,10 +20,17 @@ import pytest
 from click.testing import CliRunner
 
 from bench.audit_data import EXPECTED, INDEXES, write_audit_scenario
+from ldapdiag.audit.command import audit_address
+from ldapdiag.audit.engine import AuditEngine
+from ldapdiag.audit.model import Candidate
 from ldapdiag.cli import main
+from ldapdiag.config.load import load_config
+from ldapdiag.config.sources import SourceOptions
 from ldapdiag.demo import RunningDirectory, serve_scenario
 from ldapdiag.demo.run import demo_overrides
+from ldapdiag.postfix.transaction import AddressOutcome
 from ldapdiag.report.audit_report import ProgressBar
+from tests.integration.test_faults import Relay
 from tests.ldap_server import SCENARIOS_DIR, requires_slapd
 
 pytestmark = requires_slapd
@@ -155,3 +162,35 @@ def test_scenario_audit(name: str) -> None:
     assert result.exit_code == code == summary["exit_code"]
     if code == 2:
         assert summary["errors"] and "invalidDNSyntax" in summary["errors"][0]
+
+
+def test_a_fault_met_by_a_check_makes_the_address_incomplete(
+    generated: tuple[Path, RunningDirectory],
+) -> None:
+    """The directory goes away after an address's delivery was predicted, while the login check
+    asks dovecot's passdb and userdb (this configuration renames logins): the address is
+    incomplete, with the fault, instead of a finding or a clean line built on a failed lookup."""
+    folder, directory = generated
+    relay = Relay(directory.ldap_url)
+    through = (f"LDAP_SERVER_HOST={relay.url}",)
+    config = load_config(SourceOptions((folder / "mailserver.env",), use_environment=False, sets=through), {})
+    try:
+        with AuditEngine(config, fast=False) as engine:
+            assert engine.renames_login() is not None
+            healthy = audit_address(engine, Candidate("user93@example.org", "users", ""))
+            assert healthy.outcome.verdict == "deliver" and healthy.checked
+            assert healthy.findings == [] and healthy.outcome.faults == []
+            probe = engine.probe
+
+            def probe_then_die(address: str) -> AddressOutcome:
+                outcome = probe(address)
+                relay.kill()
+                return outcome
+
+            engine.probe = probe_then_die  # type: ignore[method-assign]
+            audited = audit_address(engine, Candidate("user94@example.org", "users", ""))
+    finally:
+        relay.kill()
+    assert audited.outcome.verdict == "deliver"
+    lines = [fault.line() for fault in audited.outcome.faults]
+    assert lines and all(line.startswith(f"dovecot: {relay.url}: ") for line in lines), lines

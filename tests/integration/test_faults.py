@@ -77,7 +77,7 @@ class Relay:
         self.listener.listen(16)
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # kill() runs with it held
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -91,7 +91,8 @@ class Relay:
             except OSError:
                 return
             upstream = socket.create_connection(self.target)
-            self.sockets += [client, upstream]
+            with self.lock:
+                self.sockets += [client, upstream]
             threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
 
     def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
@@ -120,7 +121,14 @@ class Relay:
         """Die: cut every connection (RST) and stop listening."""
         self.dead.set()
         self.listener.close()
-        for sock in self.sockets:
+        self.cut()
+
+    def cut(self) -> None:
+        """Cut every open connection (RST), as a server closing idle connections; new ones are
+        still accepted."""
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
             try:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
                 sock.close()
@@ -391,7 +399,9 @@ def test_audit_killed_mid_way_keeps_what_was_checked(
     bounce, unless every answer they need was already in hand (an alias of a mailbox already
     looked up); addresses enumerated but not yet audited are still listed; the summary says so."""
     whole = _requests_for(tmp_path, basic_setup_directory, ["audit"])
-    relay = Relay(basic_setup_directory.ldap_url, allow=whole // 2)
+    # the first address needs the enumeration, the batched searches and its own login check's
+    # lookups: just over half of the requests (19 of 36 when written)
+    relay = Relay(basic_setup_directory.ldap_url, allow=whole * 3 // 4)
     try:
         code, out, err, elapsed = ldapdiag(tmp_path, "audit", relay.url, json_out=True)
     finally:
