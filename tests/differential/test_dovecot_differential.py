@@ -267,18 +267,20 @@ class Pair:
 
 @pytest.fixture(scope="module")
 def pairs(directories: dict[str, RunningDirectory]) -> Iterator[dict[str, Pair]]:
-    # A fresh dovecot and engine for every probe (never kept in the dict): an engine kept across
-    # the probes of a setup once met a connection slapd had closed and predicted temp_fail where
-    # dovecot answered (not explained yet). Each is told to stop when the next is made and reaped
-    # at the end (they used to be left running: ~290 dovecot masters per suite run).
+    # One dovecot and one engine per setup, kept across its probes as a long audit keeps them:
+    # the engine meets connections slapd closed (dms-defaults' empty pass_filter makes slapd hang
+    # up) and must reconnect as dovecot does. The probes come grouped by setup: the previous
+    # setup's dovecot is told to stop when the next is made; every one is reaped at the end.
     made: list[Pair] = []
 
     class Lazy(dict[str, Pair]):
         def __missing__(self, name: str) -> Pair:
-            if made:  # the previous probe's, never asked again: it stops while this one runs
-                made[-1].real.signal_stop()
+            for previous in self.values():
+                previous.real.signal_stop()
+            self.clear()
             setup = SETUPS[name]
             made.append(Pair(build_config(setup, directories[setup.directory])))
+            self[name] = made[-1]
             return made[-1]
 
     yield Lazy()

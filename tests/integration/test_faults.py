@@ -111,7 +111,7 @@ class Relay:
                                 self.kill()
                                 return
                     pair[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket cut() closed meanwhile
             return
         finally:
             client.close()
