@@ -137,6 +137,7 @@ class LakOutcome:
     dns: tuple[str, ...] = ()
     attempts: int = 0
     steps: list[str] = field(default_factory=list)
+    crashes: bool = False  # the saslauthd worker dies (SIGSEGV) instead of answering
     wire: WireSearch | None = field(default=None, compare=False, repr=False)  # the search, for --explain
 
 
@@ -146,6 +147,10 @@ class _Retry(Exception):
 
 class _Fail(Exception):
     """Any other LAK error: NO at once."""
+
+
+class _Crash(_Fail):
+    """saslauthd dies on this request: the client gets no answer (a failure, never OK)."""
 
 
 @dataclass
@@ -195,6 +200,7 @@ def lak_authenticate(
             return outcome
         except _Fail as failed:
             outcome.reason = str(failed)
+            outcome.crashes = isinstance(failed, _Crash)
             return outcome
         outcome.ok = True
         outcome.reason = ""
@@ -280,6 +286,9 @@ def _auth_custom(attempt: _Attempt) -> None:
     if not values:
         raise _Fail("no password attribute returned")
     stored = values[-1].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+    short = lak_salted_too_short(stored)
+    if short is not None:
+        raise _Crash(short)
     if not lak_check_password(stored, attempt.password):
         raise _Fail("Invalid password")
 
@@ -313,6 +322,35 @@ def lak_check_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(stored.encode("utf-8", "surrogateescape"), secret)
 
 
+# cyrus-sasl lib/checkpw.c saslauthd_verify_password(): no answer ("size read failed") is
+# SASL_FAIL; postfix xsasl_cyrus_server.c makes SASL_FAIL a temporary failure and smtpd_sasl_glue.c
+# answers 454 (not checked against a real postfix: the oracle asks saslauthd only)
+CRASH_REPLY = "postfix answers 454 4.7.0 Temporary authentication failure: generic failure"
+
+
+def lak_salted_too_short(stored: str) -> str | None:
+    """lak_check_hashed() (lak.c 2.1.28): a {SMD5}/{SSHA} value decoding to fewer bytes than the
+    digest makes it digest `clen - digest size` (negative, so a huge size_t) bytes past the
+    buffer, and saslauthd dies of SIGSEGV; why, without the value, or None when it does not."""
+    for prefix, (digest_name, size) in {"{smd5}": ("md5", 16), "{ssha}": ("sha1", 20)}.items():
+        if stored[: len(prefix)].lower() == prefix:
+            cred = _decode(stored[len(prefix) :])
+            if cred is not None and len(cred) < size:
+                return (
+                    f"saslauthd crashes: the {prefix.upper()} value decodes to {len(cred)} bytes, "
+                    f"fewer than the {size}-byte {digest_name} digest; {CRASH_REPLY}"
+                )
+    return None
+
+
+def _decode(stored: str) -> bytes | None:
+    """lak_base64_decode() (as _check_hashed() reads it): the bytes, or None when it fails."""
+    try:
+        return base64.b64decode("".join(stored.split()), validate=False)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _check_crypt(stored: str, secret: bytes) -> bool:
     """lak_check_crypt()."""
     if len(stored) < 2:
@@ -323,9 +361,8 @@ def _check_crypt(stored: str, secret: bytes) -> bool:
 
 def _check_hashed(stored: str, secret: bytes, digest_name: str, salted: bool) -> bool:
     """lak_check_hashed(): EVP base64 decode, digest(password [+ salt]), compare the digest bytes."""
-    try:
-        cred = base64.b64decode("".join(stored.split()), validate=False)
-    except (binascii.Error, ValueError):
+    cred = _decode(stored)
+    if cred is None:
         return False
     size = hashlib.new(digest_name).digest_size
     if len(cred) < size:

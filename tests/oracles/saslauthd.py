@@ -172,5 +172,14 @@ class SaslauthdSandbox:
         words = result.stdout.split()
         return words[1] if len(words) > 1 and words[1] in ("OK", "NO") else result.stdout.strip()
 
+    def exit_code(self, wait: float = 10) -> int | None:
+        """saslauthd's exit status (-N: killed by signal N), or None while it is still running."""
+        if self._daemon is None:
+            return None
+        try:
+            return self._daemon.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            return None
+
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""

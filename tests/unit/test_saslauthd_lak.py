@@ -10,7 +10,12 @@ import hashlib
 import pytest
 
 from ldapdiag.dovecot import libcrypt
-from ldapdiag.saslauthd.lak import lak_check_password, lak_escape, lak_expand_tokens
+from ldapdiag.saslauthd.lak import (
+    lak_check_password,
+    lak_escape,
+    lak_expand_tokens,
+    lak_salted_too_short,
+)
 from ldapdiag.saslauthd.smtp_auth import cyrus_split
 
 
@@ -60,3 +65,17 @@ def test_check_password_schemes() -> None:
     assert not lak_check_password("{PLAIN}" + pw, pw)  # not a lak scheme: compared as text
     assert not lak_check_password("", pw)
     assert not lak_check_password(pw, "")
+
+
+def test_salted_value_shorter_than_digest_crashes() -> None:
+    # lak.c lak_check_hashed() digests `clen - digest size` bytes after the salt: negative for a
+    # value shorter than the digest; the real saslauthd dies of SIGSEGV (the differential test's
+    # custom/badssha probe, {SSHA}c2hvcnQ=, shows it)
+    short = base64.b64encode(b"short").decode()
+    for stored in ("{SSHA}" + short, "{ssha}" + short, "{SMD5}" + short, "{SSHA}"):
+        reason = lak_salted_too_short(stored)
+        assert reason is not None and reason.startswith("saslauthd crashes")
+        assert short not in reason  # never the stored value
+    full = base64.b64encode(hashlib.sha1(b"pw").digest()).decode()  # 20 bytes: an empty salt
+    for stored in ("{SSHA}" + full, "{SHA}" + short, "{MD5}" + short, "short", "{CRYPT}x"):
+        assert lak_salted_too_short(stored) is None
