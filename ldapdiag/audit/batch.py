@@ -146,6 +146,7 @@ class ChunkPrefetch:
             )
             if not isinstance(table.answers, BoundedAnswers):
                 table.answers = BoundedAnswers(TABLE_ANSWERS)  # type: ignore[assignment]
+                table.results = Lru(TABLE_ANSWERS)
             store = _AnswerStore(table.answers, how)  # type: ignore[arg-type]
             for outcome in self._batches(directory, rules, how, plans, store).values():
                 found.update(_addresses(outcome.entries))

@@ -61,6 +61,14 @@ class Connection(Protocol):
         ...
 
 
+class KnownResults(Protocol):
+    """Where a table keeps the lookups it made (an LRU in the audit)."""
+
+    def get(self, key: str) -> LookupResult | None: ...
+
+    def put(self, key: str, value: LookupResult) -> None: ...
+
+
 class _SearchFailed(Exception):
     """search_st() returned a libldap/LDAP code other than success."""
 
@@ -130,16 +138,28 @@ class LdapTable:
         # False: the searches and the values taken are not recorded as steps (postmap's text
         # output shows neither; postfix's log lines and the answer are the same either way)
         self.record_searches = True
+        # Lookups already made, by key (the audit, whose searches are answered from its caches
+        # anyway): a repeated key gets the same LookupResult without it being built again. Only
+        # lookups without an error or a fault are kept. None: every lookup is made.
+        self.results: KnownResults | None = None
 
     # ------------------------------------------------------------------------------------------
     # dict_ldap_lookup()
 
     def lookup(self, key: str) -> LookupResult:
         """dict_ldap_lookup() (with dict_utf8_lookup() in front when smtputf8 is on)."""
+        results = self.results
+        if results is not None:
+            known = results.get(key)
+            if known is not None:
+                return known
+            faults = self.connection.get().trace.faults
+            mark = faults.mark()
         state = _State(key)
         if not self._opened:
             self._opened = True
             state.steps += [self._log(line) for line in self.config.warnings]
+            results = None  # the first lookup also logs the table's warnings
         previous = sys.getrecursionlimit()  # room for dict_ldap_get_values() recursing deep
         needed = self._recursion
         if needed > previous:
@@ -160,7 +180,10 @@ class LdapTable:
         if state.error is not None:
             text = state.error.split(": ", 1)[1]
             return LookupResult(key, self.name, None, text, tuple(state.steps))
-        return LookupResult(key, self.name, state.result or None, None, tuple(state.steps))
+        result = LookupResult(key, self.name, state.result or None, None, tuple(state.steps))
+        if results is not None and faults.mark() == mark:
+            results.put(key, result)
+        return result
 
     def _fail(self, state: _State, line: str) -> None:
         state.fail(line, self._log(line))
