@@ -25,7 +25,14 @@ from ldapdiag.directory.ldap3_filter import SearchResult, SearchSpec, search_pag
 from ldapdiag.directory.ldap3_filter import search as send_search
 from ldapdiag.directory.ldap3_filter import search_many as send_many
 from ldapdiag.directory.policy import ConnectionPolicy
-from ldapdiag.directory.problems import DirectoryProblem, Problem, ProblemKind, from_exception, from_result
+from ldapdiag.directory.problems import (
+    DirectoryProblem,
+    Problem,
+    ProblemKind,
+    closed_without_filter,
+    from_exception,
+    from_result,
+)
 from ldapdiag.directory.readonly import WHOAMI_OID
 from ldapdiag.directory.trace import SCOPE_NAMES, Trace, TraceEvent
 
@@ -302,6 +309,8 @@ class Directory:
             raise DirectoryProblem(problem) from None
         except (LDAPException, OSError) as error:
             problem = from_exception(error, session.url, "search", session.operation_timeout)
+            if problem.kind is ProblemKind.SERVER_CLOSED and _without_filter(filter_):
+                problem = closed_without_filter(problem)
             self._record(finished_event(event, start, problem.kind.value))
             session.closed = True
             self._failure = DirectoryProblem(problem)
@@ -452,6 +461,16 @@ def _scope(scope: str | int) -> int:
         return SCOPES[scope]
     except KeyError:
         raise ValueError(f"unknown scope {scope!r}") from None
+
+
+def _without_filter(filter_: str | bytes | f.Filter) -> bool:
+    """Whether libldap sends this search without a filter (an empty or blank one)."""
+    if isinstance(filter_, f.Filter):
+        return isinstance(filter_, f.EmptyFilter)
+    try:
+        return isinstance(f.parse(_filter_text(filter_)), f.EmptyFilter)
+    except f.FilterSyntaxError:
+        return False
 
 
 def _filter_text(filter_: str | bytes | f.Filter) -> str:

@@ -77,7 +77,8 @@ def is_fault(problem: Problem, *, login_bind: bool = False, static_base: bool = 
         return static_base  # a base built from the key may well not exist: "not found"
     if kind is ProblemKind.LDAP_ERROR:
         return problem.code is None or problem.code in _SERVER_STATE_CODES
-    return True
+    # closed on a search without a filter (problems.closed_without_filter): the request's own
+    return not (kind is ProblemKind.SERVER_CLOSED and problem.code == 2)
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,13 @@ def _tls_reason(reason: str) -> str:
     return known.get(reason, reason.replace("_", " ").lower())
 
 
+def closed_without_filter(problem: Problem) -> Problem:
+    """slapd answers a SearchRequest without a filter (libldap sends DMS's empty filter so) with a
+    notice of disconnection carrying protocolError (2), then closes: the request's own fault."""
+    message = "the server closed the connection on a search without a filter (protocolError)"
+    return replace(problem, code=2, message=message)
+
+
 def plain_answer_from_tls_port(server: str | None) -> Problem:
     """A plain LDAP request sent to an ldaps port: slapd waits for a TLS ClientHello, then drops us."""
     return Problem(

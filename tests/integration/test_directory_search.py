@@ -17,9 +17,11 @@ import pytest
 
 from ldapdiag.demo import RunningDirectory, serve_scenario
 from ldapdiag.directory.directory import Directory
+from ldapdiag.directory.faults import is_fault
 from ldapdiag.directory.problems import DirectoryProblem, ProblemKind
 from ldapdiag.directory.readonly import STARTTLS_OID, WHOAMI_OID, ReadOnlyConnection, WriteAttemptError
 from ldapdiag.directory.trace import Trace
+from ldapdiag.dovecot.ldap_search import SEND_ATTEMPTS, dovecot_search
 from tests.integration.test_directory_connect import BASE, dovecot, password, postfix
 from tests.integration.test_filters_vs_ldapsearch import BAD_FILTER, MORE_FILTERS, SEED_FILTERS
 from tests.ldap_server import BASIC_SETUP, ldapsearch, missing_ldap_tools, requires_slapd
@@ -109,7 +111,27 @@ def test_the_empty_filter_makes_slapd_hang_up(basic_setup_directory: RunningDire
     policy = postfix(basic_setup_directory.ldap_url, password(basic_setup_directory))
     with Directory(policy) as ldap, pytest.raises(DirectoryProblem) as raised:
         ldap.search(BASE, "sub", "", ["mail"])
-    assert raised.value.problem.kind is ProblemKind.SERVER_CLOSED
+    problem = raised.value.problem
+    assert problem.kind is ProblemKind.SERVER_CLOSED and problem.code == 2
+    assert not is_fault(problem) and ldap.trace.faults.faults == []  # the request's own, every slapd alike
+
+
+def test_dovecot_sends_a_search_the_server_hangs_up_on_three_times(
+    basic_setup_directory: RunningDirectory,
+) -> None:
+    """db-ldap.c: a request whose connection the server closed is sent again on a new connection,
+    DB_LDAP_REQUEST_MAX_ATTEMPT_COUNT (3) times in all, then failed; the connection is there for
+    the next lookup. The empty filter: no fault, a certain temp_fail."""
+    policy = dovecot(basic_setup_directory.ldap_url, password(basic_setup_directory))
+    with Directory(policy) as ldap:
+        failed = dovecot_search(ldap, BASE, "sub", "", ["mail"])
+        searches = [event for event in ldap.trace.events if event.operation == "search"]
+        binds = [event for event in ldap.trace.events if event.operation == "bind"]
+        answered = dovecot_search(ldap, BASE, "sub", "(mail=alice@example.org)", ["mail"])
+        faults = ldap.trace.faults.faults
+    assert failed.error is not None and "(temp_fail)" in failed.error and failed.entries == ()
+    assert len(searches) == SEND_ATTEMPTS == 3 and len(binds) == 3
+    assert answered.error is None and answered.entry is not None and faults == []
 
 
 # --- read-only --------------------------------------------------------------------------------
