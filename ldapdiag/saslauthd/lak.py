@@ -329,18 +329,20 @@ CRASH_REPLY = "postfix answers 454 4.7.0 Temporary authentication failure: gener
 
 
 def lak_salted_too_short(stored: str) -> str | None:
-    """lak_check_hashed() (lak.c 2.1.28): a {SMD5}/{SSHA} value decoding to fewer bytes than the
-    digest makes it digest `clen - digest size` (negative, so a huge size_t) bytes past the
-    buffer, and saslauthd dies of SIGSEGV; why, without the value, or None when it does not."""
-    for prefix, (digest_name, size) in {"{smd5}": ("md5", 16), "{ssha}": ("sha1", 20)}.items():
-        if stored[: len(prefix)].lower() == prefix:
-            cred = _decode(stored[len(prefix) :])
-            if cred is not None and len(cred) < size:
-                return (
-                    f"saslauthd crashes: the {prefix.upper()} value decodes to {len(cred)} bytes, "
-                    f"fewer than the {size}-byte {digest_name} digest; {CRASH_REPLY}"
-                )
-    return None
+    """lak_check_hashed() (lak.c 2.1.28) on an {SSHA} value decoding to fewer than the 20 bytes
+    of a sha1 digest: it digests `clen - 20` (negative, so a huge size_t) bytes past the buffer,
+    and saslauthd dies of SIGSEGV; why, without the value, or None when it does not. A short
+    {SMD5} value does not crash it (checked): OpenSSL's md5 loop ends at once on the wrapped-around
+    end pointer, and the digest just does not match (NO)."""
+    if stored[:6].lower() != "{ssha}":
+        return None
+    cred = _decode(stored[6:])
+    if cred is None or len(cred) >= 20:
+        return None
+    return (
+        f"saslauthd crashes: the {{SSHA}} value decodes to {len(cred)} bytes, fewer than the "
+        f"20-byte sha1 digest; {CRASH_REPLY}"
+    )
 
 
 def _decode(stored: str) -> bytes | None:

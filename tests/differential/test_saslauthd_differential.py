@@ -90,7 +90,9 @@ def _probes() -> list[tuple[str, str, str]]:
         ("dms-default-filter", "longpw", "truncated"),
     ]
     probes += [("dms-default-filter", "a@b@example.org", "right")]
-    for user in ["ssha", "bare", "crypt6", "sha", "saslmd5", "plain", "multipw", "nopw", "badssha"]:
+    custom = ["ssha", "bare", "crypt6", "sha", "saslmd5", "plain", "multipw", "nopw", "badssha"]
+    # ssha19 / badsmd5: 19 and 15 bytes, one short of sha1's and md5's digest; nosaltsmd5: 16
+    for user in [*custom, "ssha19", "badsmd5", "nosaltsmd5"]:
         probes += [("custom", f"{user}@example.org", "right")]
     probes += [("custom", "ssha@example.org", WRONG), ("custom", "multipw@example.org", "wrong-first")]
     for user in ["ssha", "bare", "nobody", "plain"]:

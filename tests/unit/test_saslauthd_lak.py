@@ -69,13 +69,15 @@ def test_check_password_schemes() -> None:
 
 def test_salted_value_shorter_than_digest_crashes() -> None:
     # lak.c lak_check_hashed() digests `clen - digest size` bytes after the salt: negative for a
-    # value shorter than the digest; the real saslauthd dies of SIGSEGV (the differential test's
-    # custom/badssha probe, {SSHA}c2hvcnQ=, shows it)
+    # value shorter than the digest; for {SSHA} the real saslauthd dies of SIGSEGV (the
+    # differential test's custom/badssha and custom/ssha19 probes), for {SMD5} it answers NO
+    # (custom/badsmd5)
     short = base64.b64encode(b"short").decode()
-    for stored in ("{SSHA}" + short, "{ssha}" + short, "{SMD5}" + short, "{SSHA}"):
+    nineteen = base64.b64encode(hashlib.sha1(b"pw").digest()[:19]).decode()
+    for stored in ("{SSHA}" + short, "{ssha}" + short, "{SSHA}" + nineteen, "{SSHA}"):
         reason = lak_salted_too_short(stored)
         assert reason is not None and reason.startswith("saslauthd crashes")
-        assert short not in reason  # never the stored value
+        assert short not in reason and nineteen not in reason  # never the stored value
     full = base64.b64encode(hashlib.sha1(b"pw").digest()).decode()  # 20 bytes: an empty salt
-    for stored in ("{SSHA}" + full, "{SHA}" + short, "{MD5}" + short, "short", "{CRYPT}x"):
+    for stored in ("{SSHA}" + full, "{SMD5}" + short, "{SHA}" + short, "{MD5}" + short, "short", "{CRYPT}x"):
         assert lak_salted_too_short(stored) is None
