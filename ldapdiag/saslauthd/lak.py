@@ -332,8 +332,8 @@ def lak_salted_too_short(stored: str) -> str | None:
     """lak_check_hashed() (lak.c 2.1.28) on an {SSHA} value decoding to fewer than the 20 bytes
     of a sha1 digest: it digests `clen - 20` (negative, so a huge size_t) bytes past the buffer,
     and saslauthd dies of SIGSEGV; why, without the value, or None when it does not. A short
-    {SMD5} value does not crash it (checked): OpenSSL's md5 loop ends at once on the wrapped-around
-    end pointer, and the digest just does not match (NO)."""
+    {SMD5} value does not crash it (checked for 15 bytes: NO; most likely OpenSSL's md5 block loop
+    ends at once on an end pointer that wrapped around, while sha1's counts blocks down)."""
     if stored[:6].lower() != "{ssha}":
         return None
     cred = _decode(stored[6:])
