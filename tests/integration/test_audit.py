@@ -194,3 +194,4 @@ def test_a_fault_met_by_a_check_makes_the_address_incomplete(
     assert audited.outcome.verdict == "deliver"
     lines = [fault.line() for fault in audited.outcome.faults]
     assert lines and all(line.startswith(f"dovecot: {relay.url}: ") for line in lines), lines
+    assert "connection refused" in lines[-1], lines  # the search sent again met the dead server

@@ -14,6 +14,7 @@ server, and so does ldapdiag, saying which server answered.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -120,6 +121,8 @@ class Relay:
     def kill(self) -> None:
         """Die: cut every connection (RST) and stop listening."""
         self.dead.set()
+        with contextlib.suppress(OSError):  # wakes the accept() under way: no connection is taken after
+            self.listener.shutdown(socket.SHUT_RDWR)
         self.listener.close()
         self.cut()
 
