@@ -265,12 +265,15 @@ class ChunkPrefetch:
         """Batch searches for the plans not answered yet; each key's answer stored for its search."""
         groups: dict[tuple[str, str], dict[str, _Plan]] = {}
         found: dict[tuple[str, str], SearchOutcome] = {}
+        signatures: dict[int, str] = {}  # the plans of one planner share their static parts
         for plan in plans:
             known = store.get(plan.base, plan.query)
             if known is not None:
                 found[(plan.base, plan.query)] = known
                 continue
-            signature = "".join(f.encode(part) for part in plan.static)
+            signature = signatures.get(id(plan.static))
+            if signature is None:
+                signature = signatures[id(plan.static)] = "".join(map(f.encode, plan.static))
             groups.setdefault((plan.base, signature), {})[plan.query] = plan
         shim = SimpleNamespace(
             config=SimpleNamespace(
