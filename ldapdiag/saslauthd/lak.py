@@ -188,8 +188,11 @@ def lak_authenticate(
     attempt = _Attempt(
         settings, policy, factory, login, realm or settings.default_realm, password, service, outcome
     )
+    faults = factory(policy).trace.faults  # the run's FaultLog (making a Directory connects nothing)
+    first = faults.mark()
     for number in (1, 2):
         outcome.attempts = number
+        retried = faults.mark()
         try:
             _CHECKS[settings.auth_method](attempt)
         except _Retry as retry:
@@ -201,9 +204,10 @@ def lak_authenticate(
         except _Fail as failed:
             outcome.reason = str(failed)
             outcome.crashes = isinstance(failed, _Crash)
-            return outcome
-        outcome.ok = True
-        outcome.reason = ""
+        else:
+            outcome.ok = True
+            outcome.reason = ""
+        faults.recovered(first, retried)  # an answer: the first attempt's faults were overcome
         return outcome
     return outcome
 

@@ -11,6 +11,7 @@ slapd's access log.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import signal
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from ldapdiag.demo import RunningDirectory, load_scenario, serve_scenario
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import directory_factory
 from ldapdiag.saslauthd.smtp_auth import smtp_auth
+from tests.integration.test_faults import Relay
 from tests.ldap_server import BASIC_SETUP, missing_ldap_tools
 from tests.oracles.saslauthd import SASLAUTHD, TESTSASLAUTHD, SaslauthdSandbox
 
@@ -214,3 +216,36 @@ def test_probe_agrees(
 
 def test_enough_probes() -> None:
     assert len(PROBES) >= 30
+
+
+def test_a_search_cut_once_is_retried_without_a_fault(
+    directories: dict[str, RunningDirectory], passwords: dict[str, dict[str, str]]
+) -> None:
+    """lak_authenticate() tries twice: a first search whose connection is cut (LDAP_SERVER_DOWN:
+    LAK_RETRY) is sent again on a new connection. Each side goes through its own relay that cuts
+    the connection at its second request (the bind as ldap_bind_dn, then the search): both answer
+    OK, and ldapdiag logs no fault."""
+    password = passwords["basic"]["alice"]
+
+    def through_relay() -> tuple[Relay, MailServerConfig]:
+        relay = Relay(directories["basic"].ldap_url, cut_at=2)
+        return relay, build_config(
+            SETUPS["basic-setup"], dataclasses.replace(directories["basic"], ldap_url=relay.url)
+        )
+
+    relay, config = through_relay()
+    trace = Trace()
+    try:
+        predicted = smtp_auth(config, directory_factory(trace, max_wait=30), "alice@example.org", password)
+    finally:
+        relay.kill()
+    assert relay.requests > 2 and predicted.lak is not None and predicted.lak.attempts == 2
+    assert predicted.ok and trace.faults.faults == [], predicted.reason
+    relay, config = through_relay()
+    assert config.saslauthd is not None and predicted.saslauthd_user is not None
+    try:
+        with SaslauthdSandbox(config.saslauthd.text) as real:
+            answer = real.answer(predicted.saslauthd_user, predicted.saslauthd_realm or None, password)
+    finally:
+        relay.kill()
+    assert relay.requests > 2 and answer == "OK"

@@ -65,12 +65,14 @@ users:
 
 class Relay:
     """A TCP relay to a real slapd that forwards `allow` client requests, then dies like a killed
-    slapd: every open connection is cut and the port refuses new ones. allow=None: never dies."""
+    slapd: every open connection is cut and the port refuses new ones. allow=None: never dies.
+    cut_at=N: the Nth request is not forwarded, its connection cut instead (the port stays open)."""
 
-    def __init__(self, target: str, allow: int | None = None) -> None:
+    def __init__(self, target: str, allow: int | None = None, cut_at: int | None = None) -> None:
         host, port = target.removeprefix("ldap://").rsplit(":", 1)
         self.target = (host, int(port))
         self.allow = allow
+        self.cut_at = cut_at
         self.requests = 0
         self.dead = threading.Event()
         self.listener = socket.socket()
@@ -110,6 +112,9 @@ class Relay:
                             self.requests += 1
                             if self.allow is not None and self.requests > self.allow:
                                 self.kill()
+                                return
+                            if self.requests == self.cut_at:
+                                self.cut()
                                 return
                     pair[sock].sendall(data)
         except (OSError, ValueError):  # ValueError: select() on a socket cut() closed meanwhile
