@@ -66,7 +66,8 @@ users:
 class Relay:
     """A TCP relay to a real slapd that forwards `allow` client requests, then dies like a killed
     slapd: every open connection is cut and the port refuses new ones. allow=None: never dies.
-    cut_at=N: the Nth request is not forwarded, its connection cut instead (the port stays open)."""
+    cut_at=N: the Nth request is not forwarded; every open connection is cut instead (cut(): the
+    port stays open)."""
 
     def __init__(self, target: str, allow: int | None = None, cut_at: int | None = None) -> None:
         host, port = target.removeprefix("ldap://").rsplit(":", 1)
