@@ -149,6 +149,10 @@ class _Fail(Exception):
     """Any other LAK error: NO at once."""
 
 
+class SaslauthdCrashes(Exception):
+    """The password check makes saslauthd die (SIGSEGV) instead of answering; the text says why."""
+
+
 class _Crash(_Fail):
     """saslauthd dies on this request: the client gets no answer (a failure, never OK)."""
 
@@ -290,10 +294,11 @@ def _auth_custom(attempt: _Attempt) -> None:
     if not values:
         raise _Fail("no password attribute returned")
     stored = values[-1].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-    short = lak_salted_too_short(stored)
-    if short is not None:
-        raise _Crash(short)
-    if not lak_check_password(stored, attempt.password):
+    try:
+        matches = lak_check_password(stored, attempt.password)
+    except SaslauthdCrashes as crash:
+        raise _Crash(str(crash)) from None
+    if not matches:
         raise _Fail("Invalid password")
 
 
@@ -311,7 +316,7 @@ _CHECKS = {"bind": _auth_bind, "custom": _auth_custom, "fastbind": _auth_fastbin
 
 def lak_check_password(stored: str, password: str) -> bool:
     """lak_check_password(): {CRYPT}/{UNIX} via crypt(), {MD5}/{SMD5}/{SHA}/{SSHA} digests,
-    anything else compared as plain text."""
+    anything else compared as plain text. SaslauthdCrashes where lak_check_hashed() crashes."""
     if not stored or not password:
         return False
     secret = password.encode("utf-8", "surrogateescape")
@@ -332,31 +337,6 @@ def lak_check_password(stored: str, password: str) -> bool:
 CRASH_REPLY = "postfix answers 454 4.7.0 Temporary authentication failure: generic failure"
 
 
-def lak_salted_too_short(stored: str) -> str | None:
-    """lak_check_hashed() (lak.c 2.1.28) on an {SSHA} value decoding to fewer than the 20 bytes
-    of a sha1 digest: it digests `clen - 20` (negative, so a huge size_t) bytes past the buffer,
-    and saslauthd dies of SIGSEGV; why, without the value, or None when it does not. A short
-    {SMD5} value does not crash it (checked for 15 bytes: NO; most likely OpenSSL's md5 block loop
-    ends at once on an end pointer that wrapped around, while sha1's counts blocks down)."""
-    if stored[:6].lower() != "{ssha}":
-        return None
-    cred = _decode(stored[6:])
-    if cred is None or len(cred) >= 20:
-        return None
-    return (
-        f"saslauthd crashes: the {{SSHA}} value decodes to {len(cred)} bytes, fewer than the "
-        f"20-byte sha1 digest; {CRASH_REPLY}"
-    )
-
-
-def _decode(stored: str) -> bytes | None:
-    """lak_base64_decode() (as _check_hashed() reads it): the bytes, or None when it fails."""
-    try:
-        return base64.b64decode("".join(stored.split()), validate=False)
-    except (binascii.Error, ValueError):
-        return None
-
-
 def _check_crypt(stored: str, secret: bytes) -> bool:
     """lak_check_crypt()."""
     if len(stored) < 2:
@@ -367,11 +347,21 @@ def _check_crypt(stored: str, secret: bytes) -> bool:
 
 def _check_hashed(stored: str, secret: bytes, digest_name: str, salted: bool) -> bool:
     """lak_check_hashed(): EVP base64 decode, digest(password [+ salt]), compare the digest bytes."""
-    cred = _decode(stored)
-    if cred is None:
+    try:
+        cred = base64.b64decode("".join(stored.split()), validate=False)
+    except (binascii.Error, ValueError):
         return False
     size = hashlib.new(digest_name).digest_size
     if len(cred) < size:
+        if salted and digest_name == "sha1":
+            # it digests `clen - 20` (negative, so a huge size_t) bytes past the buffer: SIGSEGV
+            # (checked for 5 and 19 bytes). A short {SMD5} does not crash it (checked for 15
+            # bytes: NO; most likely OpenSSL's md5 block loop ends at once on an end pointer that
+            # wrapped around, while sha1's counts blocks down).
+            raise SaslauthdCrashes(
+                f"saslauthd crashes: the {{SSHA}} value decodes to {len(cred)} bytes, fewer than "
+                f"the 20-byte sha1 digest; {CRASH_REPLY}"
+            )
         return False
     digest = hashlib.new(digest_name, secret + (cred[size:] if salted else b"")).digest()
     return hmac.compare_digest(digest, cred[:size])
