@@ -397,7 +397,7 @@ class LdapTable:
                 state.steps.append(replace(step(), wire=getattr(directory, "last_search", None)))
                 if problem.problem.phase != "search":
                     raise _Failed(self._connect_failure(problem, "connect")) from None
-                raise _SearchFailed(_search_code(problem, query)) from None
+                raise _SearchFailed(_search_code(problem)) from None
         entries = outcome.entries
         if self.record_searches:
             state.steps.append(
@@ -663,19 +663,19 @@ def _bad_filter(text: str) -> bool:
     return False
 
 
-def _search_code(problem: DirectoryProblem, query: str) -> int:
+def _search_code(problem: DirectoryProblem) -> int:
     """The libldap code search_st() returns when no search result came.
 
     slapd answers a request it cannot decode (the empty filter, which libldap sends as a
     SearchRequest without a filter) with a notice of disconnection carrying protocolError (2),
     and libldap returns that code: "Search error 2: Protocol error" (checked with postmap).
-    The Directory reports the closed connection, so the code is restored here.
+    The Directory reports that closure with the code (problems.closed_without_filter).
     """
     kind = problem.problem.kind
     if kind is ProblemKind.BAD_FILTER:
         return msg.LDAP_FILTER_ERROR
     if kind is ProblemKind.TIMEOUT:
         return msg.LDAP_TIMEOUT
-    if kind is ProblemKind.SERVER_CLOSED and isinstance(f.parse(query), f.EmptyFilter):
+    if kind is ProblemKind.SERVER_CLOSED and problem.problem.code == 2:
         return 2
     return msg.LDAP_SERVER_DOWN
