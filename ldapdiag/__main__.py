@@ -1,6 +1,6 @@
 """Allows `python -m ldapdiag`."""
 
-from ldapdiag.cli import main
+from ldapdiag.entry import main
 
 if __name__ == "__main__":
     main()

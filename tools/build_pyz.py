@@ -52,7 +52,7 @@ sys.path[:] = [
     p for p in sys.path if p not in _installed and not p.endswith(("site-packages", "dist-packages"))
 ]
 
-from ldapdiag.cli import main  # noqa: E402
+from ldapdiag.entry import main  # noqa: E402
 
 main()
 '''

@@ -1,7 +1,8 @@
 """`ldapdiag --version` and `ldapdiag --help`: wall time of the whole process, <= 150 ms each.
 
-cli.py imports engines only inside the commands; the figure also lists how many ldapdiag modules
-`python -X importtime` sees imported for `--version` (the fewer, the faster).
+entry.py answers `--version` before click is imported, and cli.py imports engines only inside the
+commands; the figure also lists how many ldapdiag modules `python -X importtime` sees imported for
+`--version` (the fewer, the faster).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ LIMIT = 0.150
 
 def _ldapdiag_modules() -> int:
     """How many ldapdiag modules `ldapdiag --version` imports (python -X importtime)."""
-    code = "import sys; sys.argv = ['ldapdiag', '--version']; from ldapdiag.cli import main; main()"
+    code = "import sys; sys.argv = ['ldapdiag', '--version']; from ldapdiag.entry import main; main()"
     proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True)
     return sum(
         1

@@ -60,6 +60,32 @@ def test_python_dash_m_works() -> None:
     assert done.returncode == 0 and __version__ in done.stdout
 
 
+def _console_script(args: list[str], after: str = "") -> subprocess.CompletedProcess[str]:
+    """What the `ldapdiag` console script (entry.main) does with these arguments, in a new process."""
+    code = (
+        f"import sys; sys.argv = ['ldapdiag', *{args!r}]\n"
+        f"from ldapdiag.entry import main\ntry: main()\nfinally: {after or 'pass'}"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_the_console_script_answers_version_as_click_does_without_importing_click() -> None:
+    """entry.py prints `--version` itself (issue 9, startup); click's version option has the last word."""
+    done = _console_script(
+        ["--version"], "sys.stderr.write(' '.join(m for m in sys.modules if m.startswith('click')))"
+    )
+    clicks = CliRunner().invoke(main, ["--version"], prog_name="ldapdiag")
+    assert (done.returncode, done.stdout) == (clicks.exit_code, clicks.stdout)
+    assert done.stderr == ""  # no click module was imported
+
+
+@pytest.mark.parametrize("args", [["--version", "--help"], ["--help"], ["config", "--version"]])
+def test_the_console_script_hands_every_other_command_line_to_click(args: list[str]) -> None:
+    done = _console_script(args)
+    clicks = CliRunner().invoke(main, args, prog_name="ldapdiag")
+    assert (done.returncode, done.stdout) == (clicks.exit_code, clicks.stdout)
+
+
 @pytest.mark.parametrize("output_format", ["text", "json"])
 def test_config_never_prints_the_canary(canary_env: Path, output_format: str) -> None:
     code, out, err = run(
