@@ -1,24 +1,45 @@
-"""The `ldapdiag` console script: `--version` alone is answered before click is imported.
+"""The `ldapdiag` console script: `--version` and `--help` are answered before click is imported.
 
-Importing click and the command tree costs about as much as the whole `--version` budget (150 ms,
-issue 9); every other command line goes to cli.main unchanged.
+Importing click and the command tree costs about as much as the whole 150 ms budget of these two
+(issue 9). `--help` prints help_text.MAIN_HELP, click's own rendering kept in a file, where click
+would render it the same: 78 columns wide (a terminal of 80 columns or more, or no terminal) under
+the program name `ldapdiag`. Every other command line goes to cli.main unchanged.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ldapdiag import __version__
 
 VERSION_LINE = f"ldapdiag, version {__version__}\n"  # click.version_option's "%(prog)s, version %(version)s"
+HELP_COLUMNS = 80  # click's HelpFormatter: width = min(terminal columns, 80) - 2
 
 
 def main() -> None:
-    """Run ldapdiag: `ldapdiag --version` prints what click's version option prints, without click."""
-    if sys.argv[1:] == ["--version"]:
-        sys.stdout.write(VERSION_LINE)
-        sys.stdout.flush()
+    """Run ldapdiag: `--version` and `--help` print what click prints for them, without click."""
+    args = sys.argv[1:]
+    if args == ["--version"]:
+        _print(VERSION_LINE)
+        return
+    if args in (["--help"], ["-h"]) and _help_is_the_kept_one():
+        from ldapdiag.help_text import MAIN_HELP
+
+        _print(MAIN_HELP)
         return
     from ldapdiag.cli import main as cli_main
 
     cli_main()
+
+
+def _help_is_the_kept_one() -> bool:
+    """Whether click would render the main help as kept: program name `ldapdiag`, 78 columns."""
+    import shutil
+
+    return os.path.basename(sys.argv[0]) == "ldapdiag" and shutil.get_terminal_size().columns >= HELP_COLUMNS
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ldapdiag import __version__
+from ldapdiag import __version__, help_text
 from ldapdiag.cli import main
 
 CANARY = "CANARY-pw-5b1c9e"
@@ -60,30 +62,59 @@ def test_python_dash_m_works() -> None:
     assert done.returncode == 0 and __version__ in done.stdout
 
 
-def _console_script(args: list[str], after: str = "") -> subprocess.CompletedProcess[str]:
-    """What the `ldapdiag` console script (entry.main) does with these arguments, in a new process."""
+def _console_script(
+    args: list[str], after: str = "", columns: int = 80, module: str = "entry"
+) -> subprocess.CompletedProcess[str]:
+    """What the `ldapdiag` console script (entry.main; or cli.main) does with these arguments."""
     code = (
         f"import sys; sys.argv = ['ldapdiag', *{args!r}]\n"
-        f"from ldapdiag.entry import main\ntry: main()\nfinally: {after or 'pass'}"
+        f"from ldapdiag.{module} import main\ntry: main()\nfinally: {after or 'pass'}"
     )
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+CLICKS_IMPORTED = "sys.stderr.write(' '.join(m for m in sys.modules if m.startswith('click')))"
 
 
 def test_the_console_script_answers_version_as_click_does_without_importing_click() -> None:
     """entry.py prints `--version` itself (issue 9, startup); click's version option has the last word."""
-    done = _console_script(
-        ["--version"], "sys.stderr.write(' '.join(m for m in sys.modules if m.startswith('click')))"
+    done = _console_script(["--version"], CLICKS_IMPORTED)
+    clicks = _console_script(["--version"], module="cli")
+    assert (
+        (done.returncode, done.stdout)
+        == (clicks.returncode, clicks.stdout)
+        == (0, f"ldapdiag, version {__version__}\n")
     )
-    clicks = CliRunner().invoke(main, ["--version"], prog_name="ldapdiag")
-    assert (done.returncode, done.stdout) == (clicks.exit_code, clicks.stdout)
     assert done.stderr == ""  # no click module was imported
 
 
-@pytest.mark.parametrize("args", [["--version", "--help"], ["--help"], ["config", "--version"]])
-def test_the_console_script_hands_every_other_command_line_to_click(args: list[str]) -> None:
-    done = _console_script(args)
-    clicks = CliRunner().invoke(main, args, prog_name="ldapdiag")
-    assert (done.returncode, done.stdout) == (clicks.exit_code, clicks.stdout)
+@pytest.mark.parametrize("option", ["--help", "-h"])
+def test_the_console_script_answers_help_as_click_does_without_importing_click(option: str) -> None:
+    """entry.py prints help_text.MAIN_HELP; LDAPDIAG_UPDATE_HELP=1 rewrites it from click's rendering."""
+    clicks = _console_script([option], module="cli")
+    assert clicks.returncode == 0 and clicks.stdout.startswith("Usage: ldapdiag [OPTIONS] COMMAND")
+    if os.environ.get("LDAPDIAG_UPDATE_HELP") == "1":
+        kept = Path(help_text.__file__)
+        head = kept.read_text(encoding="utf-8").split("MAIN_HELP = ")[0]
+        kept.write_text(f'{head}MAIN_HELP = """\\\n{clicks.stdout}"""\n', encoding="utf-8")
+        importlib.reload(help_text)
+    assert clicks.stdout == help_text.MAIN_HELP, (
+        "stale: LDAPDIAG_UPDATE_HELP=1 rewrites ldapdiag/help_text.py"
+    )
+    done = _console_script([option], CLICKS_IMPORTED)
+    assert (done.returncode, done.stdout, done.stderr) == (0, clicks.stdout, "")
+
+
+@pytest.mark.parametrize(
+    ("args", "columns"),
+    [(["--version", "--help"], 80), (["--help"], 60), (["-h"], 79), (["config", "--version"], 80)],
+)
+def test_the_console_script_hands_every_other_command_line_to_click(args: list[str], columns: int) -> None:
+    done = _console_script(args, CLICKS_IMPORTED, columns)
+    clicks = _console_script(args, module="cli", columns=columns)
+    assert (done.returncode, done.stdout) == (clicks.returncode, clicks.stdout)
+    assert "click.core" in done.stderr.split()
 
 
 @pytest.mark.parametrize("output_format", ["text", "json"])
