@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ldapdiag.directory import filters as f
-from ldapdiag.directory.directory import Directory, Entry, SearchOutcome
+from ldapdiag.directory.directory import Directory, Entry, SearchOutcome, WireSearch
 from ldapdiag.directory.problems import DirectoryProblem, ProblemKind
 from ldapdiag.directory.servers import is_ldap_url
 from ldapdiag.directory.trace import SCOPE_NAMES
@@ -361,15 +361,19 @@ class LdapTable:
         """search_st(): one search with the table's limits; no answer at all is an error."""
         attributes = tuple(attributes)
 
-        def step() -> QueryStep:  # what the steps show of a search that did not return
+        def step(
+            detail: str = f"filter {query!r}", dns: tuple[str, ...] = (), wire: WireSearch | None = None
+        ) -> QueryStep:  # this search, as the steps show it
             return QueryStep(
                 self.name,
                 "search",
-                f"filter {query!r}",
+                detail,
                 base=base,
                 scope=SCOPE_NAMES[scope],
                 filter=query,
                 attributes=attributes,
+                dns=dns,
+                wire=wire,
             )
 
         if self.config.timeout == 0:
@@ -394,21 +398,15 @@ class LdapTable:
                     deref=self.config.dereference,
                 )
             except DirectoryProblem as problem:
-                state.steps.append(replace(step(), wire=getattr(directory, "last_search", None)))
+                state.steps.append(step(wire=getattr(directory, "last_search", None)))
                 if problem.problem.phase != "search":
                     raise _Failed(self._connect_failure(problem, "connect")) from None
                 raise _SearchFailed(_search_code(problem)) from None
         entries = outcome.entries
         if self.record_searches:
             state.steps.append(
-                QueryStep(
-                    self.name,
-                    "search",
+                step(
                     f"filter {query!r} -> {outcome.result_name} ({len(entries)} entries)",
-                    base=base,
-                    scope=SCOPE_NAMES[scope],
-                    filter=query,
-                    attributes=attributes,
                     dns=tuple([entry.dn for entry in entries]),
                     wire=None if known else getattr(directory, "last_search", None),
                 )
