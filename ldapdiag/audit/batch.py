@@ -294,14 +294,9 @@ class ChunkPrefetch:
         ]  # one query alone: its own search is as fast
         prefetch = _TablePrefetch(shim, directory, rules, answers)  # type: ignore[arg-type]
         try:
-            pipelined = getattr(directory, "search_many", None)
-            if pipelined is not None and hasattr(prefetch, "_request") and hasattr(prefetch, "_judge"):
-                outcomes = pipelined([prefetch._request(batch) for batch in batches], WINDOW)
-                for batch, outcome in zip(batches, outcomes, strict=True):
-                    prefetch._judge(batch, outcome)
-            else:
-                for batch in batches:
-                    prefetch._batch(batch)
+            outcomes = directory.search_many([prefetch._request(batch) for batch in batches], WINDOW)
+            for batch, outcome in zip(batches, outcomes, strict=True):
+                prefetch._judge(batch, outcome)
         finally:
             del faults.faults[mark:]  # the keys' own searches decide what the directory answers
         wanted = {rules.type_of(name) or name.lower() for name in how.attributes}
