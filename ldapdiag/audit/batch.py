@@ -181,37 +181,42 @@ class ChunkPrefetch:
             return
         delimiter = auth.settings("lmtp").recipient_delimiter
         unknown = [address for address in recipients if not self.engine.lmtp_known(address)]
-        names = sorted({lmtp_username(address, delimiter) for address in unknown})
+        userdb_names = [("lmtp", name) for name in sorted({lmtp_username(a, delimiter) for a in unknown})]
         user_attrs = parse_attrs(ldap.user_attrs).attributes or ()
-        self._dovecot_batch(directory, rules, ldap, "lmtp", names, ldap.user_filter, user_attrs, True)
-        if self._rename_attribute is None:
-            return
-        pass_attrs = parse_attrs(ldap.pass_attrs, skip_field="password" if ldap.auth_bind else None)
-        found = self._dovecot_batch(
-            directory, rules, ldap, "imap", logins, ldap.pass_filter, pass_attrs.attributes or (), False
-        )
-        renamed = {
-            value
-            for outcome in found.values()
-            if len(outcome.entries) == 1
-            for value in outcome.entries[0].values(self._rename_attribute)
-        }
-        self._dovecot_batch(
-            directory, rules, ldap, "imap", sorted(renamed), ldap.user_filter, user_attrs, True
-        )
+        if self._rename_attribute is not None:
+            pass_attrs = parse_attrs(ldap.pass_attrs, skip_field="password" if ldap.auth_bind else None)
+            found = self._dovecot_batch(
+                directory,
+                rules,
+                ldap,
+                [("imap", name) for name in logins],
+                ldap.pass_filter,
+                pass_attrs.attributes or (),
+                False,
+            )
+            renamed = {
+                value
+                for outcome in found.values()
+                if len(outcome.entries) == 1
+                for value in outcome.entries[0].values(self._rename_attribute)
+            }
+            userdb_names += [("imap", name) for name in sorted(renamed)]
+        # one set of batches for LMTP's names and the renamed logins, side by side (alice@example.org
+        # next to alice): an entry that both find is sent once
+        userdb_names.sort(key=lambda pair: (pair[1].partition("@")[0], pair))
+        self._dovecot_batch(directory, rules, ldap, userdb_names, ldap.user_filter, user_attrs, True)
 
     def _dovecot_batch(
         self,
         directory: Directory,
         rules: ServerRules,
         ldap: LdapSettings,
-        service: str,
-        names: Iterable[str],
+        names: Iterable[tuple[str, str]],
         template: str,
         attributes: Sequence[str],
         userdb: bool,
     ) -> dict[tuple[str, str], SearchOutcome]:
-        """The searches dovecot sends for these names (lookups._search()), batched.
+        """The searches dovecot sends for these (service, name)s (lookups._search()), batched.
 
         Each name's base and filter are guessed from one expansion of a marker name (per template,
         with and without a domain); a name that needs escaping is left out. A wrong guess only
@@ -219,7 +224,7 @@ class ChunkPrefetch:
         if not self._plain(attributes, rules):
             return {}
         plans: list[_Plan] = []
-        for name in names:
+        for service, name in names:
             user, at, domain = name.partition("@")
             if not _SIMPLE_NAME.fullmatch(user) or (at and not _SIMPLE_NAME.fullmatch(domain)):
                 continue
