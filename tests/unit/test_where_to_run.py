@@ -42,7 +42,7 @@ def test_the_image_runs_the_console_script() -> None:
     entrypoints = [json.loads(args) for name, args in instructions if name == "ENTRYPOINT"]
     assert len(entrypoints) == 1, "one ENTRYPOINT, in exec form"
     assert entrypoints[0] == ["ldapdiag"]
-    assert project["scripts"]["ldapdiag"] == "ldapdiag.cli:main"
+    assert project["scripts"]["ldapdiag"] == "ldapdiag.entry:main"
     # the installed package's console script is the same entry point
     (installed,) = metadata.entry_points(group="console_scripts", name="ldapdiag")
     assert installed.value == project["scripts"]["ldapdiag"]
@@ -60,7 +60,7 @@ def test_the_single_file_runs_the_same_function() -> None:
         import build_pyz
     finally:
         sys.path.remove(str(ROOT / "tools"))
-    assert "from ldapdiag.cli import main" in build_pyz.MAIN
+    assert "from ldapdiag.entry import main" in build_pyz.MAIN
 
 
 def _complete(shell: str, words: str = "", cword: int = 0) -> str:
