@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Protocol
 
 from ldapdiag.audit.cache import Lru
@@ -70,6 +69,17 @@ class _Search:
     effective_size_limit: int  # what the server is sent
     time_limit: int
     effective_deref: int
+
+
+@dataclass(frozen=True)
+class _BatchSearch:
+    """A component's search settings under the names ldap_prefetch.BatchSearch reads."""
+
+    attributes: tuple[str, ...]
+    scope: int | str
+    timeout: int
+    dereference: int
+    size_limit: int
 
 
 class ChunkPrefetch:
@@ -280,16 +290,10 @@ class ChunkPrefetch:
             if signature is None:
                 signature = signatures[id(plan.static)] = "".join(map(f.encode, plan.static))
             groups.setdefault((plan.base, signature), {})[plan.query] = plan
-        shim = SimpleNamespace(
-            config=SimpleNamespace(
-                attributes=list(how.attributes),
-                scope=how.scope,
-                timeout=how.time_limit,
-                dereference=how.effective_deref,
-                size_limit=how.effective_size_limit,
-            )
+        search = _BatchSearch(
+            how.attributes, how.scope, how.time_limit, how.effective_deref, how.effective_size_limit
         )
-        answers: dict[tuple[str, int, str, tuple[str, ...]], SearchOutcome] = {}
+        answers: dict[AnswerKey, SearchOutcome] = {}
         faults = directory.trace.faults
         mark = faults.mark()
         batches = [
@@ -297,7 +301,7 @@ class ChunkPrefetch:
             for batch in (list(group.values()) for group in groups.values() if len(group) > 1)
             for start in range(0, len(batch), BATCH_SIZE)
         ]  # one query alone: its own search is as fast
-        prefetch = _TablePrefetch(shim, directory, rules, answers)  # type: ignore[arg-type]
+        prefetch = _TablePrefetch(search, directory, rules, answers)
         try:
             outcomes = directory.search_many([prefetch._request(batch) for batch in batches], WINDOW)
             for batch, outcome in zip(batches, outcomes, strict=True):
@@ -411,12 +415,13 @@ class _Marker:
                 return None
             request.userdb_lookup = userdb
             try:
-                base, query = request.expand(ldap.base, ldap_escape), request.expand(template, ldap_escape)
+                base_expansion = request.expand(ldap.base, ldap_escape)
+                query_expansion = request.expand(template, ldap_escape)
             except Exception:
                 return None
-            if not base.ok or not query.ok:
+            if not base_expansion.ok or not query_expansion.ok:
                 return None
-            texts.append((base.text, query.text))
+            texts.append((base_expansion.text, query_expansion.text))
         (base, query), upper = texts
         if upper == (base, query):
             fold = True  # the name never reaches the templates with its case

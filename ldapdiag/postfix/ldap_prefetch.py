@@ -33,7 +33,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from ldap3.core.exceptions import LDAPException
 
@@ -261,19 +261,20 @@ class _Planner:
         warnings = context.warnings
         before = len(warnings)
         try:
-            query = context.expand(config.query_filter, key, quote=quote_filter_value)
-            if query is None:
+            expanded = context.expand(config.query_filter, key, quote=quote_filter_value)
+            if expanded is None:
                 return None
-            base: str | None = config.search_base  # static: what expand() gives once the query expanded
+            base = config.search_base  # static: what expand() gives once the query expanded
             if "%" in config.search_base:
-                base = context.expand(config.search_base, key, quote=quote_dn_value)
-                if base is None:
+                expanded_base = context.expand(config.search_base, key, quote=quote_dn_value)
+                if expanded_base is None:
                     return None
+                base = expanded_base
             if self.queries is not None and len(warnings) == before:
-                self.queries[key] = (base, query)
+                self.queries[key] = (base, expanded)
         finally:
             del warnings[before:]  # the lookup itself logs them
-        return self._plan(base, query, key)
+        return self._plan(base, expanded, key)
 
     def _plan(self, base: str, query: str, key: str) -> _Plan:
         raw = key.encode()
@@ -370,15 +371,32 @@ def _leaves(node: f.Filter) -> Iterator[f.Equality]:
 # the batches
 
 
+class BatchSearch(Protocol):
+    """The settings a batch is searched with, as LdapTableConfig names them (the audit's dovecot
+    batches bring their own: audit/batch.py)."""
+
+    @property
+    def attributes(self) -> Sequence[str]: ...
+    @property
+    def scope(self) -> int | str: ...
+    @property
+    def timeout(self) -> int: ...
+    @property
+    def dereference(self) -> int: ...
+    @property
+    def size_limit(self) -> int: ...
+
+
 @dataclass
 class _TablePrefetch:
-    """Prefetching for one table over one connected Directory."""
+    """Prefetching for one table (`table`: planning its keys) over one connected Directory."""
 
-    table: LdapTable
+    search: BatchSearch
     directory: Directory
     rules: ServerRules
     answers: dict[AnswerKey, SearchOutcome]
     queries: dict[str, tuple[str, str]] | None = None  # _Planner.queries
+    table: LdapTable | None = None
 
     def run(self, keys: Sequence[str], size: int = LOOKUP_BATCH, window: int = LOOKUP_WINDOW) -> None:
         """Batch searches for these keys (`size` keys each, `window` in flight), their answers known."""
@@ -389,9 +407,9 @@ class _TablePrefetch:
 
     def plan(self, keys: Sequence[str], size: int) -> tuple[list[list[_Plan]], list[_Plan | None]]:
         """The batches for these keys, and each key's plan (None: no plan, or answered already)."""
-        config = self.table.config
-        attributes = tuple(config.attributes)
-        scope = config.scope
+        assert self.table is not None  # only the table's own prefetch plans
+        attributes = tuple(self.search.attributes)
+        scope = self.search.scope
         answers = self.answers
         groups: dict[str, dict[str, _Plan]] = {}
         planner = _Planner(self.table, self.rules)
@@ -417,7 +435,7 @@ class _TablePrefetch:
 
     def _request(self, plans: list[_Plan]) -> SearchSpec:
         """The batch search for these keys: `(&STATIC(|KEYPART...))` and the attributes to judge by."""
-        config = self.table.config
+        config = self.search
         first = plans[0]
         either = f.Or(tuple(plan.local for plan in plans))
         node = f.And((*first.static, either)) if first.static else either
@@ -463,7 +481,7 @@ class _TablePrefetch:
 
     def _assign(self, plans: list[_Plan], outcome: SearchOutcome) -> None:
         """Each key's entries, in server order; unknown verdicts leave the key to its own search."""
-        config = self.table.config
+        config = self.search
         rules = self.rules
         types: dict[str, bool] = {}
         names: set[str] = set()
@@ -568,7 +586,9 @@ class _Streamed:
     def __init__(
         self, prefetch: _TablePrefetch, batches: list[list[_Plan]], planned: list[_Plan | None], start: int
     ) -> None:
+        assert prefetch.table is not None  # a table's own prefetch (Prefetcher)
         self.prefetch = prefetch
+        self.table = prefetch.table
         self.batches = batches
         self.directory = directory = prefetch.directory
         self.session = directory.connect()
@@ -579,8 +599,7 @@ class _Streamed:
         self.start = start
         self.done = [False] * len(batches)
         self.deferred: list[tuple[list[_Plan], SearchOutcome]] = []  # split after the stream ended
-        config = prefetch.table.config
-        self.scope, self.attributes = config.scope, tuple(config.attributes)
+        self.scope, self.attributes = prefetch.search.scope, tuple(prefetch.search.attributes)
         number = {(plan.base, plan.query): at for at, plans in enumerate(batches) for plan in plans}
         self.batch_of = [-1 if plan is None else number.get((plan.base, plan.query), -1) for plan in planned]
         self.planned = planned
@@ -613,7 +632,7 @@ class _Streamed:
             for plans, outcome in deferred:
                 self.prefetch._judge(plans, outcome)
         except DirectoryProblem:
-            self.prefetch.table.connection.reset()  # the next lookup connects again
+            self.table.connection.reset()  # the next lookup connects again
         finally:
             del faults.faults[mark:]
 
@@ -634,7 +653,7 @@ class _Streamed:
             self.stream = None
             self.done = [True] * len(self.done)
             self.deferred = []  # their keys search on their own, on the next connection
-            self.prefetch.table.connection.reset()  # the next lookup connects again, as after search_many()
+            self.table.connection.reset()  # the next lookup connects again, as after search_many()
             return
         for position, result in finished:
             spec = self.specs[position]
@@ -708,7 +727,7 @@ class Prefetcher:
             usable = table.config.timeout > 0 and _plain_attributes(table)
             if rules is None or answers is None or not usable:
                 return
-            prefetch = _TablePrefetch(table, directory, rules, answers, table.queries)
+            prefetch = _TablePrefetch(table.config, directory, rules, answers, table.queries, table)
             if not self._single or table.config.special_attributes:  # recursion sends searches
                 prefetch.run(keys)
                 return

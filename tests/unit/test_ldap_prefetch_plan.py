@@ -88,7 +88,7 @@ def test_one_equality_shortcut_answers_like_the_general_evaluation() -> None:
             plans = [
                 _Plan("dc=x", f"(mail={key})", (), wrap(f.Equality("mail", key.encode()))) for key in keys
             ]
-            _TablePrefetch(table, None, rules, answers)._assign(plans, _outcome(entries))  # type: ignore[arg-type]
+            _TablePrefetch(table.config, None, rules, answers)._assign(plans, _outcome(entries))  # type: ignore[arg-type]
         assert shortcut.keys() == general.keys()
         for key, answer in shortcut.items():
             assert answer.entries == general[key].entries
