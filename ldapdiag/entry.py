@@ -41,5 +41,13 @@ def _help_is_the_kept_one() -> bool:
 
 
 def _print(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    """click.echo() and click's main(): nothing without a stdout; exit 1, quietly, on a closed pipe."""
+    out = sys.stdout
+    if out is None:
+        return
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())  # the exit's own flush stays quiet
+        sys.exit(1)

@@ -106,6 +106,34 @@ def test_the_console_script_answers_help_as_click_does_without_importing_click(o
     assert (done.returncode, done.stdout, done.stderr) == (0, clicks.stdout, "")
 
 
+@pytest.mark.parametrize("option", ["--version", "--help"])
+@pytest.mark.parametrize("stdout", ["closed", "broken pipe"])
+def test_the_console_script_meets_a_missing_stdout_as_click_does(option: str, stdout: str) -> None:
+    """No stdout: nothing printed, exit 0; a pipe nobody reads: exit 1; never a traceback."""
+    codes = {}
+    for module in ("entry", "cli"):
+        code = f"import sys; sys.argv = ['ldapdiag', {option!r}]\nfrom ldapdiag.{module} import main\nmain()"
+        env = {**os.environ, "COLUMNS": "80"}
+        if stdout == "closed":
+            done = subprocess.run(
+                [sys.executable, "-c", code],
+                stderr=subprocess.PIPE,
+                env=env,
+                text=True,
+                preexec_fn=lambda: os.close(1),
+            )
+        else:
+            read, write = os.pipe()
+            os.close(read)  # nobody will read: the first write meets EPIPE
+            done = subprocess.run(
+                [sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, env=env, text=True
+            )
+            os.close(write)
+        codes[module] = (done.returncode, done.stderr)
+    assert codes["entry"] == codes["cli"]
+    assert codes["entry"][1] == ""
+
+
 @pytest.mark.parametrize(
     ("args", "columns"),
     [(["--version", "--help"], 80), (["--help"], 60), (["-h"], 79), (["config", "--version"], 80)],
