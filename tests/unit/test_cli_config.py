@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,12 @@ def test_python_dash_m_works() -> None:
 
 
 def _console_script(
-    args: list[str], after: str = "", columns: int = 80, module: str = "entry"
+    args: list[str],
+    after: str = "",
+    columns: int = 80,
+    module: str = "entry",
+    stdout: int | None = subprocess.PIPE,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """What the `ldapdiag` console script (entry.main; or cli.main) does with these arguments."""
     code = (
@@ -71,7 +77,14 @@ def _console_script(
         f"from ldapdiag.{module} import main\ntry: main()\nfinally: {after or 'pass'}"
     )
     env = {**os.environ, "COLUMNS": str(columns)}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=preexec_fn,
+    )
 
 
 CLICKS_IMPORTED = "sys.stderr.write(' '.join(m for m in sys.modules if m.startswith('click')))"
@@ -112,22 +125,12 @@ def test_the_console_script_meets_a_missing_stdout_as_click_does(option: str, st
     """No stdout: nothing printed, exit 0; a pipe nobody reads: exit 1; never a traceback."""
     codes = {}
     for module in ("entry", "cli"):
-        code = f"import sys; sys.argv = ['ldapdiag', {option!r}]\nfrom ldapdiag.{module} import main\nmain()"
-        env = {**os.environ, "COLUMNS": "80"}
         if stdout == "closed":
-            done = subprocess.run(
-                [sys.executable, "-c", code],
-                stderr=subprocess.PIPE,
-                env=env,
-                text=True,
-                preexec_fn=lambda: os.close(1),
-            )
+            done = _console_script([option], module=module, stdout=None, preexec_fn=lambda: os.close(1))
         else:
             read, write = os.pipe()
             os.close(read)  # nobody will read: the first write meets EPIPE
-            done = subprocess.run(
-                [sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, env=env, text=True
-            )
+            done = _console_script([option], module=module, stdout=write)
             os.close(write)
         codes[module] = (done.returncode, done.stderr)
     assert codes["entry"] == codes["cli"]
