@@ -26,7 +26,6 @@ from ldapdiag.directory.problems import ProblemKind
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import DovecotAuth, directory_factory
 from ldapdiag.dovecot.lmtp import lmtp_rcpt
-from tests.integration.test_faults import Relay
 from tests.ldap_server import BASIC_SETUP, missing_ldap_tools
 from tests.oracles.dovecot import (
     DOVEADM,
@@ -36,6 +35,7 @@ from tests.oracles.dovecot import (
     passdb_result,
     sandbox_settings,
 )
+from tests.relay import Relay
 
 MIXED = Path(__file__).resolve().parents[1] / "data" / "dovecot_dirs" / "mixed"
 WRONG = "wrong-password"

@@ -27,9 +27,9 @@ from ldapdiag.demo import RunningDirectory, load_scenario, serve_scenario
 from ldapdiag.directory.trace import Trace
 from ldapdiag.dovecot.engine import directory_factory
 from ldapdiag.saslauthd.smtp_auth import smtp_auth
-from tests.integration.test_faults import Relay
 from tests.ldap_server import BASIC_SETUP, missing_ldap_tools
 from tests.oracles.saslauthd import SASLAUTHD, TESTSASLAUTHD, SaslauthdSandbox
+from tests.relay import Relay
 
 MIXED = Path(__file__).resolve().parents[1] / "data" / "dovecot_dirs" / "mixed"
 WRONG = "wrong-password"

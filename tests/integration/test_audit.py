@@ -30,8 +30,8 @@ from ldapdiag.demo import RunningDirectory, serve_scenario
 from ldapdiag.demo.run import demo_overrides
 from ldapdiag.postfix.transaction import AddressOutcome
 from ldapdiag.report.audit_report import ProgressBar
-from tests.integration.test_faults import Relay
 from tests.ldap_server import SCENARIOS_DIR, requires_slapd
+from tests.relay import Relay
 
 pytestmark = requires_slapd
 

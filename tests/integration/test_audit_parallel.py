@@ -34,8 +34,8 @@ from ldapdiag.config.load import load_config
 from ldapdiag.config.sources import SourceOptions
 from ldapdiag.demo import RunningDirectory, serve_scenario
 from ldapdiag.demo.run import demo_overrides
-from tests.integration.test_faults import Relay
 from tests.ldap_server import BASIC_SETUP, SCENARIOS_DIR, requires_slapd
+from tests.relay import Relay
 
 pytestmark = requires_slapd
 

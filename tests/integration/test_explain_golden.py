@@ -14,14 +14,10 @@ with canaries, and checks that neither (nor a password hash of the directory) ap
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import difflib
 import os
-import random
 import re
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +27,7 @@ from click.testing import CliRunner
 from ldapdiag.cli import main
 from ldapdiag.demo import RunningDirectory
 from tests.ldap_server import BASIC_SETUP, requires_slapd
+from tests.relay import Relay
 
 pytestmark = requires_slapd
 
@@ -105,59 +102,14 @@ def _one_unit(words: list[str]) -> bool:
     return len(words) == 2 and (words[0].startswith("-") or words[0] in ("filter", "base", "bind"))
 
 
-class Relay:
-    """A TCP relay to the slapd on a port of exactly 5 digits picked here: tables align to the URL's
-    width and --explain wraps commands by it, so the golden files hold one width whatever port
-    the shared slapd got. Bytes pass unchanged (slapd still answers every operation)."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target  # host:port
-        rng = random.Random()
-        for _attempt in range(100):
-            try:  # below Linux's ephemeral range (32768-60999): no kernel-assigned port collides
-                self.listener = socket.create_server(("127.0.0.1", rng.randint(10000, 32767)))
-                break
-            except OSError:
-                continue
-        else:
-            raise RuntimeError("no free 5-digit port for the golden relay")
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"ldap://127.0.0.1:{self.listener.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        host, port = self.target.rsplit(":", 1)
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            server = socket.create_connection((host, int(port)))
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        self.listener.close()
-
-
 @pytest.fixture(scope="module")
 def golden_directory(basic_setup_directory: RunningDirectory) -> Iterator[RunningDirectory]:
     """The suite's basic-setup slapd, reached through a Relay on a 5-digit port."""
-    relay = Relay(basic_setup_directory.ldap_url.removeprefix("ldap://"))
+    relay = Relay(basic_setup_directory.ldap_url, five_digit_port=True)
     try:
         yield dataclasses.replace(basic_setup_directory, ldap_url=relay.url)
     finally:
-        relay.close()
+        relay.kill()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

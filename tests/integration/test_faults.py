@@ -14,13 +14,9 @@ server, and so does ldapdiag, saying which server answered.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import json
-import select
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +28,7 @@ from ldapdiag.cli import main
 from ldapdiag.demo import RunningDirectory, generate_certs, serve_scenario
 from ldapdiag.demo.certs import ServerCerts
 from tests.ldap_server import BASIC_SETUP, missing_ldap_tools, requires_slapd
+from tests.relay import Relay, RestartingRelay
 from tests.tls_servers import SilentServer
 
 pytestmark = requires_slapd
@@ -61,88 +58,6 @@ users:
 
 
 # --- fault injectors (not LDAP servers) -----------------------------------------------------------
-
-
-class Relay:
-    """A TCP relay to a real slapd that forwards `allow` client requests, then dies like a killed
-    slapd: every open connection is cut and the port refuses new ones. allow=None: never dies.
-    cut_at=N: the Nth request is not forwarded; every open connection is cut instead (cut(): the
-    port stays open)."""
-
-    def __init__(self, target: str, allow: int | None = None, cut_at: int | None = None) -> None:
-        host, port = target.removeprefix("ldap://").rsplit(":", 1)
-        self.target = (host, int(port))
-        self.allow = allow
-        self.cut_at = cut_at
-        self.requests = 0
-        self.dead = threading.Event()
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.port = self.listener.getsockname()[1]
-        self.sockets: list[socket.socket] = []
-        self.lock = threading.RLock()  # kill() runs with it held
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"ldap://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self.dead.is_set():
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            with self.lock:
-                self.sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-
-    def _pump(self, client: socket.socket, upstream: socket.socket) -> None:
-        pair = {client: upstream, upstream: client}
-        try:
-            while not self.dead.is_set():
-                ready, _, _ = select.select(list(pair), [], [], 0.2)
-                for sock in ready:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    if sock is client:
-                        with self.lock:
-                            self.requests += 1
-                            if self.allow is not None and self.requests > self.allow:
-                                self.kill()
-                                return
-                            if self.requests == self.cut_at:
-                                self.cut()
-                                return
-                    pair[sock].sendall(data)
-        except (OSError, ValueError):  # ValueError: select() on a socket cut() closed meanwhile
-            return
-        finally:
-            client.close()
-            upstream.close()
-
-    def kill(self) -> None:
-        """Die: cut every connection (RST) and stop listening."""
-        self.dead.set()
-        with contextlib.suppress(OSError):  # wakes the accept() under way: no connection is taken after
-            self.listener.shutdown(socket.SHUT_RDWR)
-        self.listener.close()
-        self.cut()
-
-    def cut(self) -> None:
-        """Cut every open connection (RST), as a server closing idle connections; new ones are
-        still accepted."""
-        with self.lock:
-            sockets, self.sockets = self.sockets, []
-        for sock in sockets:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                sock.close()
-            except OSError:
-                pass
 
 
 def _certs(**validity: dt.datetime) -> ServerCerts:
@@ -499,25 +414,6 @@ def test_failover_like_dovecot_and_saslauthd_and_says_which_server_answered(
         ), err
     assert "note: postfix" not in err
     assert elapsed <= TIMEOUT + 1
-
-
-class RestartingRelay(Relay):
-    """A relay whose slapd "restarts" after `allow` requests: open connections are cut (RST), the
-    port keeps accepting, and new connections reach slapd again."""
-
-    def kill(self) -> None:
-        cut, self.sockets = self.sockets, []
-        for sock in cut:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                sock.close()
-            except OSError:
-                pass
-        self.allow = None
-
-    def stop(self) -> None:
-        self.dead.set()
-        self.listener.close()
 
 
 @pytest.mark.parametrize("allow", [1, 2])
