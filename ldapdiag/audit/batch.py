@@ -135,8 +135,13 @@ class ChunkPrefetch:
     # -- postfix ---------------------------------------------------------------------------------
 
     def _postfix(self, keys: Sequence[str]) -> set[str]:
-        """Every connected ldap table's answers for `keys`; returns the addresses found in them."""
+        """Every connected ldap table's answers for `keys`; returns the addresses found in them.
+
+        Tables that send their searches alike share their batches: each search is sent once and
+        its answer stored in every table that will send it (a file opened twice: as a map of
+        virtual_alias_maps, and as a match list of virtual_alias_domains, $virtual_alias_maps)."""
         found: set[str] = set()
+        shared: dict[tuple[object, ...], tuple[Directory, ServerRules, _Search, list[_Plan], _Stores]] = {}
         for table in self._ldap_tables():
             directory = table.connection.get()
             rules = self._server(directory)
@@ -157,8 +162,13 @@ class ChunkPrefetch:
             if not isinstance(table.answers, BoundedAnswers):
                 table.answers = BoundedAnswers(TABLE_ANSWERS)  # type: ignore[assignment]
                 table.results = Lru(TABLE_ANSWERS)
-            store = _AnswerStore(table.answers, how)  # type: ignore[arg-type]
-            for outcome in self._batches(directory, rules, how, plans, store).values():
+            alike = (directory.policy.connection_key(), how, id(rules))
+            if alike not in shared:
+                shared[alike] = (directory, rules, how, [], _Stores())
+            shared[alike][3].extend(plans)
+            shared[alike][4].add(_AnswerStore(table.answers, how), plans)  # type: ignore[arg-type]
+        for directory, rules, how, plans, stores in shared.values():
+            for outcome in self._batches(directory, rules, how, plans, stores).values():
                 found.update(_addresses(outcome.entries))
         return found
 
@@ -357,6 +367,26 @@ class _AnswerStore:
 
     def put(self, base: str, query: str, answer: SearchOutcome) -> None:
         self.answers[self._key(base, query)] = answer
+
+
+class _Stores:
+    """The stores of several postfix tables that send the same searches: a search is known when
+    every table that will send it knows it, and its answer goes to each of them."""
+
+    def __init__(self) -> None:
+        self._asked: dict[tuple[str, str], list[_AnswerStore]] = {}
+
+    def add(self, store: _AnswerStore, plans: Iterable[_Plan]) -> None:
+        for plan in plans:
+            self._asked.setdefault((plan.base, plan.query), []).append(store)
+
+    def get(self, base: str, query: str) -> SearchOutcome | None:
+        answers = [store.get(base, query) for store in self._asked[(base, query)]]
+        return answers[0] if all(answer is not None for answer in answers) else None
+
+    def put(self, base: str, query: str, answer: SearchOutcome) -> None:
+        for store in self._asked[(base, query)]:
+            store.put(base, query, answer)
 
 
 class _CacheStore:

@@ -18,11 +18,14 @@ from pathlib import Path
 import pytest
 
 from bench.audit_data import INDEXES, write_audit_scenario
+from ldapdiag.audit.batch import ChunkPrefetch
 from ldapdiag.audit.command import run_audit
 from ldapdiag.config.load import load_config
 from ldapdiag.config.sources import SourceOptions
 from ldapdiag.demo import RunningDirectory, serve_scenario
 from ldapdiag.demo.run import demo_overrides
+from ldapdiag.directory.directory import Directory
+from ldapdiag.directory.filters import encode
 from tests.ldap_server import SCENARIOS_DIR, requires_slapd
 
 pytestmark = requires_slapd
@@ -74,6 +77,40 @@ def test_planted_faults_same_with_and_without_batches(
     slow, fast = same_results(folder / "mailserver.env", [f"LDAP_SERVER_HOST={directory.ldap_url}"], capsys)
     assert slow["addresses"] > 2 * 250 and slow["broken"] > 0
     assert fast["ldap_searches"] * 3 < slow["ldap_searches"]  # the batches answered most searches
+
+
+def test_a_table_opened_twice_shares_its_batches(
+    generated: tuple[Path, RunningDirectory],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """virtual_alias_maps' tables are opened twice (as maps, and as match lists of
+    virtual_alias_domains = $virtual_alias_maps): within one round of batches, no batch search is
+    sent twice (each answer goes to both tables)."""
+    rounds: list[list[tuple[object, ...]]] = []
+    opened: set[tuple[str, bool]] = set()
+    postfix_round, search_many = ChunkPrefetch._postfix, Directory.search_many
+
+    def one_round(self: ChunkPrefetch, keys: list[str]) -> set[str]:
+        rounds.append([])
+        opened.update(self.engine.factory._opened)
+        return postfix_round(self, keys)
+
+    def sent(self: Directory, searches: list, window: int = 4) -> list:
+        if rounds:
+            key = self.policy.connection_key()
+            rounds[-1] += [(key, s.base, encode(s.node), tuple(s.attributes)) for s in searches]
+        return search_many(self, searches, window)
+
+    monkeypatch.setattr(ChunkPrefetch, "_postfix", one_round)
+    monkeypatch.setattr(Directory, "search_many", sent)
+    folder, directory = generated
+    audit(folder / "mailserver.env", [f"LDAP_SERVER_HOST={directory.ldap_url}"], True, capsys)
+    specs = [spec for spec, _fold in opened]
+    assert len(specs) > len(set(specs))  # a table file is opened twice
+    assert sum(map(len, rounds)) > 10
+    for searches in rounds:
+        assert len(searches) == len(set(searches))
 
 
 @pytest.mark.parametrize("name", SLAPD_SCENARIOS)

@@ -169,15 +169,21 @@ def test_bind_refused_same_errors_with_workers(
 def test_directory_gone_mid_way_same_errors_with_workers(
     generated: tuple[Path, RunningDirectory], healthy: tuple, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The directory dies in the middle (a relay that cuts every connection after N requests):
+    """The directory dies in the middle (a relay that cuts every connection after three quarters
+    of the requests a healthy run in one process sends):
     with and without workers, exit 2, could-not-check lines naming the server that went away
     (each once), every address printed: as in the healthy run, or incomplete with the fault.
     (Which requests the cut meets depends on the order they were sent in: the lines may differ.)"""
     folder, directory = generated
     spy = Spy(monkeypatch)
     before = {json.loads(line)["address"]: line for line in healthy[0]}
+    counter = Relay(directory.ldap_url)
+    try:
+        assert audit([folder / "mailserver.env"], [f"LDAP_SERVER_HOST={counter.url}"], 1)[2] == 1
+    finally:
+        counter.kill()
     for jobs in (1, 2):
-        relay = Relay(directory.ldap_url, allow=60)
+        relay = Relay(directory.ldap_url, allow=counter.requests * 3 // 4)  # three quarters in
         try:
             lines, summary, code, err = audit(
                 [folder / "mailserver.env"], [f"LDAP_SERVER_HOST={relay.url}"], jobs
