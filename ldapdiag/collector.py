@@ -17,3 +17,13 @@ def fewer_full_collections() -> None:
     """Keep the first two generations' thresholds; make full collections ten times rarer."""
     first, second, _third = gc.get_threshold()
     gc.set_threshold(first, second, FULL_COLLECTION_EVERY)
+
+
+def skip_final_collection() -> None:
+    """Leave every live object out of the full collection CPython runs while the process ends.
+
+    It finds nothing worth freeing in a process that is going away (the operating system takes
+    its memory back), yet it rescans every object still alive: 60-90 ms after a 10,000-key
+    `lookup MAP -`, against ~17 ms with them frozen. Objects are still freed as their last
+    reference goes, and atexit handlers still run."""
+    gc.freeze()

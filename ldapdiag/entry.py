@@ -29,8 +29,12 @@ def main() -> None:
         _print(MAIN_HELP)
         return
     from ldapdiag.cli import main as cli_main
+    from ldapdiag.collector import skip_final_collection
 
-    cli_main()
+    try:
+        cli_main()
+    finally:
+        skip_final_collection()
 
 
 def _help_is_the_kept_one() -> bool:

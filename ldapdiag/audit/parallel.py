@@ -47,6 +47,7 @@ from ldapdiag.audit.batch import CHUNK
 from ldapdiag.audit.engine import AuditEngine
 from ldapdiag.audit.enumerate import EnumerationFailed
 from ldapdiag.audit.model import Candidate
+from ldapdiag.collector import skip_final_collection
 from ldapdiag.config.model import MailServerConfig
 from ldapdiag.directory.faults import ANSWERED, MAX_WAIT, Fault
 from ldapdiag.directory.problems import DirectoryProblem
@@ -308,7 +309,16 @@ class Workers:
 
 
 def _serve(pipe: Connection, setup: WorkerSetup) -> None:
-    """A worker: audit each chunk received, send back its result; until None or the main is gone."""
+    """A worker process: _audit_chunks(), then its objects left out of the collection at its exit
+    (the main waits for it to end)."""
+    try:
+        _audit_chunks(pipe, setup)
+    finally:
+        skip_final_collection()
+
+
+def _audit_chunks(pipe: Connection, setup: WorkerSetup) -> None:
+    """Audit each chunk received, send back its result; until None or the main is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main's to handle
     gc.set_threshold(*setup.gc_threshold)
     from ldapdiag.audit.batch import ChunkPrefetch
