@@ -26,9 +26,9 @@ class LdapdiagGroup(click.Group):
     """A click group that turns every ldapdiag error into one line on stderr and exit code 2."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ldapdiag.collector import fewer_full_collections
+        from ldapdiag.collector import fewer_collections
 
-        fewer_full_collections()  # before the heavy imports: their objects stay alive too
+        fewer_collections()  # before the heavy imports: their objects stay alive too
         from ldapdiag.directory.faults import ANSWERED, MAX_WAIT
 
         token = MAX_WAIT.set(None)  # --timeout sets it for this invocation only

@@ -1,4 +1,4 @@
-"""Every ldapdiag command runs with full collections ten times rarer, and the console script
+"""Every ldapdiag command runs with rarer collections, and the console script
 leaves its objects out of the collection CPython runs at exit (ldapdiag/collector.py)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from ldapdiag.cli import main
-from ldapdiag.collector import FULL_COLLECTION_EVERY
+from ldapdiag.collector import FULL_COLLECTION_EVERY, NEW_OBJECTS_PER_COLLECTION
 from tests.ldap_server import BASIC_SETUP
 
 
@@ -24,10 +24,11 @@ def default_thresholds() -> Iterator[tuple[int, int, int]]:
     gc.set_threshold(*saved)
 
 
-def test_a_command_makes_full_collections_rarer(default_thresholds: tuple[int, int, int]) -> None:
+def test_a_command_makes_collections_rarer(default_thresholds: tuple[int, int, int]) -> None:
     result = CliRunner().invoke(main, ["config", "--no-env", "--format", "json"])
     assert result.exit_code in (0, 2), result.output
-    assert gc.get_threshold() == (700, 10, FULL_COLLECTION_EVERY)
+    assert gc.get_threshold() == (NEW_OBJECTS_PER_COLLECTION, 10, FULL_COLLECTION_EVERY)
+    assert default_thresholds[0] < NEW_OBJECTS_PER_COLLECTION
     assert default_thresholds[2] < FULL_COLLECTION_EVERY
 
 
