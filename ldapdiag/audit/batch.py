@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ldapdiag.audit.cache import Lru
@@ -45,6 +45,7 @@ from ldapdiag.postfix.ldap_prefetch import (
     _split,
     _TablePrefetch,
     supertypes,
+    with_changes,
 )
 from ldapdiag.postfix.ldap_table import LdapTable
 
@@ -324,7 +325,7 @@ class ChunkPrefetch:
             answer = made.get(id(outcome))
             if answer is None:
                 entries = tuple(_strip(entry, wanted, rules) for entry in outcome.entries)
-                answer = replace(outcome, entries=entries, result_name="success", message="")
+                answer = with_changes(outcome, entries=entries, result_name="success", message="")
                 made[id(outcome)] = answer
             store.put(base, query, answer)
             found[(base, query)] = answer

@@ -548,15 +548,16 @@ class _TablePrefetch:
             if positions is None or (size_limit and len(positions) > size_limit):
                 continue
             answers[(plan.base, scope, plan.query, attributes)] = (
-                _with_entries(none, tuple([entries[at] for at in positions])) if positions else none
+                with_changes(none, entries=tuple([entries[at] for at in positions])) if positions else none
             )
 
 
-def _with_entries(outcome: SearchOutcome, entries: tuple[Entry, ...]) -> SearchOutcome:
-    """dataclasses.replace(outcome, entries=entries), without its per-call cost (frozen, no slots)."""
+def with_changes(outcome: SearchOutcome, **changes: object) -> SearchOutcome:
+    """dataclasses.replace(outcome, **changes), without its per-call cost (frozen, no slots, no
+    __post_init__): the answers of a batch are made by the ten thousand."""
     copy = object.__new__(SearchOutcome)
     copy.__dict__.update(outcome.__dict__)
-    copy.__dict__["entries"] = entries
+    copy.__dict__.update(changes)
     return copy
 
 
