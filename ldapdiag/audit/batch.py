@@ -164,10 +164,9 @@ class ChunkPrefetch:
                 table.answers = BoundedAnswers(TABLE_ANSWERS)  # type: ignore[assignment]
                 table.results = Lru(TABLE_ANSWERS)
             alike = (directory.policy.connection_key(), how, id(rules))
-            if alike not in shared:
-                shared[alike] = (directory, rules, how, [], _Stores())
-            shared[alike][3].extend(plans)
-            shared[alike][4].add(_AnswerStore(table.answers, how), plans)  # type: ignore[arg-type]
+            _, _, _, shared_plans, stores = shared.setdefault(alike, (directory, rules, how, [], _Stores()))
+            shared_plans.extend(plans)
+            stores.add(_AnswerStore(table.answers, how), plans)  # type: ignore[arg-type]
         for directory, rules, how, plans, stores in shared.values():
             for outcome in self._batches(directory, rules, how, plans, stores).values():
                 found.update(_addresses(outcome.entries))
