@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from ldapdiag.audit.engine import AuditEngine
 
 CHUNK = 250  # addresses resolved per round of batch searches
-WINDOW = 4  # batch searches in flight at once (Directory.search_many, where the directory has it)
+WINDOW = 4  # batch searches in flight at once (Directory.search_many, where it has it; 8 cost more CPU)
 TABLE_ANSWERS = 4096  # known answers kept per postfix table (BoundedAnswers)
 ALIAS_LEVELS = 2  # rounds of alias targets fetched ahead (deeper ones are searched one by one)
 TARGETS_PER_ROUND = 2000  # alias/group targets fetched ahead per round (they must stay in the caches)

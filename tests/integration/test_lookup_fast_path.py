@@ -216,7 +216,7 @@ def test_batches_over_the_servers_size_limit_are_split_and_answer_alike(
     halves are sent once the other batches are in, and every answer stays the per-key search's."""
     from ldapdiag.postfix import ldap_prefetch
 
-    monkeypatch.setattr(ldap_prefetch, "LOOKUP_BATCH", 2000)
+    monkeypatch.setattr(ldap_prefetch, "BATCH_SIZE", 2000)
     directory, sample, work = big_directory
     table = _table(directory, work, "users")
     trace = Trace()
