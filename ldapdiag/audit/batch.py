@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from ldapdiag.audit.cache import Lru
@@ -36,6 +36,8 @@ from ldapdiag.dovecot.lmtp import lmtp_username
 from ldapdiag.dovecot.settings import LdapSettings, ldap_settings
 from ldapdiag.lint.rules.dovecot_rename import renamed_from
 from ldapdiag.postfix.ldap_prefetch import (
+    _MARK_DOMAIN,
+    _MARK_USER,
     BATCH_SIZE,
     AnswerKey,
     ServerRules,
@@ -43,6 +45,7 @@ from ldapdiag.postfix.ldap_prefetch import (
     _Plan,
     _Planner,
     _split,
+    _substitute,
     _TablePrefetch,
     supertypes,
     with_changes,
@@ -201,63 +204,86 @@ class ChunkPrefetch:
             return
         delimiter = auth.settings("lmtp").recipient_delimiter
         unknown = [address for address in recipients if not self.engine.lmtp_known(address)]
-        userdb_names = [("lmtp", name) for name in sorted({lmtp_username(a, delimiter) for a in unknown})]
-        user_attrs = parse_attrs(ldap.user_attrs).attributes or ()
-        if self._rename_attribute is not None:
-            pass_attrs = parse_attrs(ldap.pass_attrs, skip_field="password" if ldap.auth_bind else None)
-            found = self._dovecot_batch(
-                directory,
-                rules,
-                ldap,
-                [("imap", name) for name in logins],
-                ldap.pass_filter,
-                pass_attrs.attributes or (),
-                False,
+        lmtp = {lmtp_username(address, delimiter) for address in unknown}
+        userdb_names = sorted((("lmtp", name) for name in lmtp), key=_by_local_part)
+        userdb = self._dovecot_store(directory, ldap, parse_attrs(ldap.user_attrs).attributes or ())
+        if self._rename_attribute is None:
+            self._dovecot_batches(
+                directory, rules, [(userdb, self._dovecot_plans(ldap, rules, userdb_names, True))]
             )
-            renamed = {
-                value
-                for outcome in found.values()
-                if len(outcome.entries) == 1
-                for value in outcome.entries[0].values(self._rename_attribute)
-            }
-            userdb_names += [("imap", name) for name in sorted(renamed)]
-        # one set of batches for LMTP's names and the renamed logins, side by side (alice@example.org
-        # next to alice): an entry that both find is sent once
-        userdb_names.sort(key=lambda pair: (pair[1].partition("@")[0], pair))
-        self._dovecot_batch(directory, rules, ldap, userdb_names, ldap.user_filter, user_attrs, True)
+            return
+        pass_attrs = parse_attrs(ldap.pass_attrs, skip_field="password" if ldap.auth_bind else None)
+        passdb = self._dovecot_store(directory, ldap, pass_attrs.attributes or ())
+        login_plans = self._dovecot_plans(ldap, rules, [("imap", name) for name in logins], False)
+        # The name pass_attrs renames a login to is known once the passdb has answered; its local
+        # part is the usual one (uid=user). Asked beside the LMTP names (alice@example.org next to
+        # alice) and the passdb's (the same filter: the same searches), an entry all of them find
+        # is sent once. The names renamed otherwise get batches of their own afterwards.
+        guesses = [("imap", name.partition("@")[0]) for name in logins]
+        names = sorted(userdb_names + guesses, key=_by_local_part)
+        userdb_plans = self._dovecot_plans(ldap, rules, names, True)
+        self._dovecot_batches(directory, rules, [(userdb, userdb_plans), (passdb, login_plans)])
+        answers = (passdb.get(plan.base, plan.query) for plan in login_plans)
+        renamed = {
+            value
+            for answer in answers
+            if answer is not None and len(answer.entries) == 1
+            for value in answer.entries[0].values(self._rename_attribute)
+        }
+        renamed_names = [("imap", name) for name in sorted(renamed)]
+        self._dovecot_batches(
+            directory, rules, [(userdb, self._dovecot_plans(ldap, rules, renamed_names, True))]
+        )
 
-    def _dovecot_batch(
-        self,
-        directory: Directory,
-        rules: ServerRules,
-        ldap: LdapSettings,
-        names: Iterable[tuple[str, str]],
-        template: str,
-        attributes: Sequence[str],
-        userdb: bool,
-    ) -> dict[tuple[str, str], SearchOutcome]:
-        """The searches dovecot sends for these (service, name)s (lookups._search()), batched.
+    def _dovecot_plans(
+        self, ldap: LdapSettings, rules: ServerRules, names: Iterable[tuple[str, str]], userdb: bool
+    ) -> list[_Plan]:
+        """The searches dovecot sends for these (service, name)s (lookups._search()).
 
         Each name's base and filter are guessed from one expansion of a marker name (per template,
         with and without a domain); a name that needs escaping is left out. A wrong guess only
         misses: the answer stored is the one for the filter text it is stored under."""
-        if not self._plain(attributes, rules):
-            return {}
+        template = ldap.user_filter if userdb else ldap.pass_filter
         plans: list[_Plan] = []
         for service, name in names:
             user, at, domain = name.partition("@")
             if not _SIMPLE_NAME.fullmatch(user) or (at and not _SIMPLE_NAME.fullmatch(domain)):
                 continue
             marker = self._marker(ldap, service, template, userdb, bool(at), rules)
-            if marker is None:
-                continue
-            plans.append(marker.plan(user, domain))
+            if marker is not None:
+                plans.append(marker.plan(user, domain))
+        return plans
+
+    def _dovecot_store(
+        self, directory: Directory, ldap: LdapSettings, attributes: Sequence[str]
+    ) -> _CacheStore:
+        """Where dovecot's searches asking for these attributes find their answers (the run's cache)."""
         policy = directory.policy
         how = _Search(
             ldap.scope, tuple(attributes), None, None, policy.size_limit, policy.time_limit, policy.deref
         )
-        store = _CacheStore(self.engine.cache, directory, how)
-        return self._batches(directory, rules, how, plans, store)
+        return _CacheStore(self.engine.cache, directory, how)
+
+    def _dovecot_batches(
+        self, directory: Directory, rules: ServerRules, wanted: Sequence[tuple[_CacheStore, list[_Plan]]]
+    ) -> None:
+        """One set of batches for dovecot's searches that differ in their attributes at most
+        (passdb and userdb with the same filter): each asks for them all, each answer is stored
+        with the attributes of every search that will be sent for it."""
+        stores = _Stores()
+        attributes: dict[str, str] = {}
+        plans: list[_Plan] = []
+        for store, asked in wanted:
+            if not self._plain(store.how.attributes, rules):
+                continue
+            stores.add(store, asked)
+            plans += asked
+            for name in store.how.attributes:
+                attributes.setdefault(name.lower(), name)
+        if plans:
+            how = wanted[0][0].how
+            batch = replace(how, attributes=tuple(attributes.values()))
+            self._batches(directory, rules, batch, plans, stores)
 
     def _marker(
         self, ldap: LdapSettings, service: str, template: str, userdb: bool, domain: bool, rules: ServerRules
@@ -318,17 +344,36 @@ class ChunkPrefetch:
                 prefetch._judge(batch, outcome)
         finally:
             del faults.faults[mark:]  # the keys' own searches decide what the directory answers
-        wanted = {rules.type_of(name) or name.lower() for name in how.attributes}
-        made: dict[int, SearchOutcome] = {}  # the answer of each outcome (keys without entries share one)
+        strip = _Stripper(rules)
         for (base, _scope, query, _attrs), outcome in answers.items():
-            answer = made.get(id(outcome))
-            if answer is None:
-                entries = tuple(_strip(entry, wanted, rules) for entry in outcome.entries)
-                answer = with_changes(outcome, entries=entries, result_name="success", message="")
-                made[id(outcome)] = answer
-            store.put(base, query, answer)
-            found[(base, query)] = answer
+            found[(base, query)] = store.put(base, query, outcome, strip)
         return found
+
+
+class _Stripper:
+    """A batch's answers with only the attributes a key's own search asks for (the batch asked for
+    more): made once per answer and attribute list (keys without entries share one answer)."""
+
+    def __init__(self, rules: ServerRules) -> None:
+        self.rules = rules
+        self._wanted: dict[tuple[str, ...], set[str]] = {}
+        self._made: dict[tuple[int, tuple[str, ...]], SearchOutcome] = {}
+
+    def __call__(self, outcome: SearchOutcome, attributes: tuple[str, ...]) -> SearchOutcome:
+        key = (id(outcome), attributes)  # the batch's answers stay referenced while it is stored
+        answer = self._made.get(key)
+        if answer is None:
+            rules = self.rules
+            wanted = self._wanted.get(attributes)
+            if wanted is None:
+                wanted = self._wanted[attributes] = {
+                    rules.type_of(name) or name.lower() for name in attributes
+                }
+            entries = tuple(_strip(entry, wanted, rules) for entry in outcome.entries)
+            answer = self._made[key] = with_changes(
+                outcome, entries=entries, result_name="success", message=""
+            )
+        return answer
 
 
 class BoundedAnswers:
@@ -349,7 +394,7 @@ class BoundedAnswers:
 
 class _Store(Protocol):
     def get(self, base: str, query: str) -> SearchOutcome | None: ...
-    def put(self, base: str, query: str, answer: SearchOutcome) -> None: ...
+    def put(self, base: str, query: str, outcome: SearchOutcome, strip: _Stripper) -> SearchOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -365,28 +410,35 @@ class _AnswerStore:
     def get(self, base: str, query: str) -> SearchOutcome | None:
         return self.answers.get(self._key(base, query))
 
-    def put(self, base: str, query: str, answer: SearchOutcome) -> None:
-        self.answers[self._key(base, query)] = answer
+    def put(self, base: str, query: str, outcome: SearchOutcome, strip: _Stripper) -> SearchOutcome:
+        answer = self.answers[self._key(base, query)] = strip(outcome, self.how.attributes)
+        return answer
 
 
 class _Stores:
-    """The stores of several postfix tables that send the same searches: a search is known when
-    every table that will send it knows it, and its answer goes to each of them."""
+    """The stores of the searches that share a set of batches: postfix tables that send the same
+    searches, dovecot's passdb and userdb searches with one filter. A search is known when every
+    store that will see it sent knows it; its answer goes to each of them."""
 
     def __init__(self) -> None:
-        self._asked: dict[tuple[str, str], list[_AnswerStore]] = {}
+        self._asked: dict[tuple[str, str], list[_Store]] = {}
 
-    def add(self, store: _AnswerStore, plans: Iterable[_Plan]) -> None:
+    def add(self, store: _Store, plans: Iterable[_Plan]) -> None:
         for plan in plans:
             self._asked.setdefault((plan.base, plan.query), []).append(store)
 
     def get(self, base: str, query: str) -> SearchOutcome | None:
-        answers = [store.get(base, query) for store in self._asked[(base, query)]]
-        return answers[0] if all(answer is not None for answer in answers) else None
+        first, *others = self._asked[(base, query)]
+        answer = first.get(base, query)
+        if answer is None or any(store.get(base, query) is None for store in others):
+            return None
+        return answer
 
-    def put(self, base: str, query: str, answer: SearchOutcome) -> None:
-        for store in self._asked[(base, query)]:
-            store.put(base, query, answer)
+    def put(self, base: str, query: str, outcome: SearchOutcome, strip: _Stripper) -> SearchOutcome:
+        first, *others = self._asked[(base, query)]
+        for store in others:
+            store.put(base, query, outcome, strip)
+        return first.put(base, query, outcome, strip)
 
 
 class _CacheStore:
@@ -409,11 +461,12 @@ class _CacheStore:
         cached = self.cache.get(self._key(base, query))
         return cached[0] if cached is not None else None
 
-    def put(self, base: str, query: str, answer: SearchOutcome) -> None:
+    def put(self, base: str, query: str, outcome: SearchOutcome, strip: _Stripper) -> SearchOutcome:
+        answer = strip(outcome, self.how.attributes)
         self.cache.put(self._key(base, query), (answer, None))
+        return answer
 
 
-_MARK_USER, _MARK_DOMAIN = "zldapdiagmarkuserz", "zldapdiagmarkdomainz"
 _SIMPLE_NAME = re.compile(r"[A-Za-z0-9._-]+")  # nothing ldap_escape() changes, nothing var_expand() splits
 
 
@@ -473,24 +526,13 @@ class _Marker:
         return _Plan(base, query, self.static, _substitute(self.local, user.encode(), domain.encode()))
 
 
+def _by_local_part(pair: tuple[str, str]) -> tuple[str, tuple[str, str]]:
+    """(service, name)s in order of their local parts: alice@example.org next to alice."""
+    return pair[1].partition("@")[0], pair
+
+
 def _upper_markers(text: str) -> str:
     return text.replace(_MARK_USER, _MARK_USER.upper()).replace(_MARK_DOMAIN, _MARK_DOMAIN.upper())
-
-
-def _substitute(node: f.Filter, user: bytes, domain: bytes) -> f.Filter:
-    """The marker tree's local part for one name."""
-    match node:
-        case f.Equality(attribute, value):
-            if b"zldapdiagmark" not in value:
-                return node
-            return f.Equality(
-                attribute, value.replace(_MARK_USER.encode(), user).replace(_MARK_DOMAIN.encode(), domain)
-            )
-        case f.And(children):
-            return f.And(tuple(_substitute(child, user, domain) for child in children))
-        case f.Or(children):
-            return f.Or(tuple(_substitute(child, user, domain) for child in children))
-    return node
 
 
 def _first_keys(addresses: Iterable[str]) -> list[str]:

@@ -307,9 +307,16 @@ def _substitute(node: f.Filter, user: bytes, domain: bytes, whole: bytes | None 
                 attribute, value.replace(_MARK_USER.encode(), user).replace(_MARK_DOMAIN.encode(), domain)
             )
         case f.And(children):
-            return f.And(tuple(_substitute(child, user, domain, whole) for child in children))
+            return _branch(f.And, tuple([_substitute(child, user, domain, whole) for child in children]))
         case f.Or(children):
-            return f.Or(tuple(_substitute(child, user, domain, whole) for child in children))
+            return _branch(f.Or, tuple([_substitute(child, user, domain, whole) for child in children]))
+    return node
+
+
+def _branch(kind: type[f.And] | type[f.Or], children: tuple[f.Filter, ...]) -> f.Filter:
+    """kind(children) for children made from a checked tree (no second check of each child)."""
+    node = object.__new__(kind)
+    object.__setattr__(node, "filters", children)
     return node
 
 

@@ -113,6 +113,38 @@ def test_a_table_opened_twice_shares_its_batches(
         assert len(searches) == len(set(searches))
 
 
+def test_passdb_and_userdb_share_their_batches(
+    generated: tuple[Path, RunningDirectory],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dovecot's passdb and userdb send the same filter (DOVECOT_PASS_FILTER defaults to
+    DOVECOT_USER_FILTER) for the IMAP login, the LMTP name and the name the login is renamed to
+    (pass_attrs uid=user): one set of batches answers all three, so within one round an entry
+    comes back once (twice only for a login renamed to something other than its local part)."""
+    rounds: list[list[str]] = []
+    dovecot_round, search_many = ChunkPrefetch._dovecot, Directory.search_many
+
+    def one_round(self: ChunkPrefetch, recipients: list[str], logins: list[str]) -> None:
+        rounds.append([])
+        dovecot_round(self, recipients, logins)
+
+    def sent(self: Directory, searches: list, window: int = 4) -> list:
+        outcomes = search_many(self, searches, window)
+        if rounds and self.policy.component == "dovecot":
+            rounds[-1] += [entry.dn for outcome in outcomes for entry in outcome.entries]
+        return outcomes
+
+    monkeypatch.setattr(ChunkPrefetch, "_dovecot", one_round)
+    monkeypatch.setattr(Directory, "search_many", sent)
+    folder, directory = generated
+    audit(folder / "mailserver.env", [f"LDAP_SERVER_HOST={directory.ldap_url}"], True, capsys)
+    returned = sum(map(len, rounds))
+    again = sum(len(dns) - len(set(dns)) for dns in rounds)
+    assert returned > MAILBOXES  # every mailbox's entry came back from a batch
+    assert again < returned // 50, f"{again} of {returned} entries came back twice in a round"
+
+
 @pytest.mark.parametrize("name", SLAPD_SCENARIOS)
 def test_scenario_same_with_and_without_batches(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     folder = SCENARIOS_DIR / name
