@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.audit_data import INDEXES, write_audit_scenario
+from ldapdiag.audit import batch
 from ldapdiag.audit.batch import ChunkPrefetch
 from ldapdiag.audit.command import run_audit
 from ldapdiag.config.load import load_config
@@ -91,10 +92,10 @@ def test_a_table_opened_twice_shares_its_batches(
     opened: set[tuple[str, bool]] = set()
     postfix_round, search_many = ChunkPrefetch._postfix, Directory.search_many
 
-    def one_round(self: ChunkPrefetch, keys: list[str]) -> set[str]:
+    def one_round(self: ChunkPrefetch, keys: list[str], specs: frozenset[str] | None = None) -> set[str]:
         rounds.append([])
         opened.update(self.engine.factory._opened)
-        return postfix_round(self, keys)
+        return postfix_round(self, keys, specs)
 
     def sent(self: Directory, searches: list, window: int = 4) -> list:
         if rounds:
@@ -143,6 +144,33 @@ def test_passdb_and_userdb_share_their_batches(
     again = sum(len(dns) - len(set(dns)) for dns in rounds)
     assert returned > MAILBOXES  # every mailbox's entry came back from a batch
     assert again < returned // 50, f"{again} of {returned} entries came back twice in a round"
+
+
+def test_alias_targets_are_fetched_from_the_alias_tables_only(
+    generated: tuple[Path, RunningDirectory],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """cleanup asks virtual_alias_maps again for each target of an alias or a group; the mailbox
+    map is asked for the addresses smtpd receives. With room for fewer answers than a directory's
+    users (a large directory), each mailbox's entry still comes back from the batches about once,
+    not once more as some group's member."""
+    users: list[str] = []
+    search_many = Directory.search_many
+
+    def sent(self: Directory, searches: list, window: int = 4) -> list:
+        outcomes = search_many(self, searches, window)
+        for spec, outcome in zip(searches, outcomes, strict=True):
+            if "mailAlias" not in encode(spec.node) and "mailGroupMember" not in encode(spec.node):
+                users.extend(entry.dn for entry in outcome.entries if self.policy.component == "postfix")
+        return outcomes
+
+    monkeypatch.setattr(batch, "TABLE_ANSWERS", 300)
+    monkeypatch.setattr(Directory, "search_many", sent)
+    folder, directory = generated
+    audit(folder / "mailserver.env", [f"LDAP_SERVER_HOST={directory.ldap_url}"], True, capsys)
+    assert len(set(users)) > MAILBOXES // 2
+    assert len(users) < 1.1 * len(set(users)), f"{len(users)} entries for {len(set(users))} mailboxes"
 
 
 @pytest.mark.parametrize("name", SLAPD_SCENARIOS)
