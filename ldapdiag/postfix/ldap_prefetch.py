@@ -531,6 +531,12 @@ class _TablePrefetch:
                 value = leaf.value.lower() if types.get(oid) else leaf.value
                 candidates.update(index.get((oid, value), ()))
                 candidates.update(unsure.get(oid, ()))
+            if not unsure and type(local) is f.Or and all(type(leaf) is f.Equality for leaf in local.filters):
+                # _verdict() of an OR of equalities, no entry unsure: True exactly for the entries
+                # the index gives for one of them (the candidates), False for every other entry.
+                claimed.update(candidates)
+                found[plan.query] = sorted(candidates)
+                continue
             matched: list[int] = []
             for position in sorted(candidates):
                 verdict = _verdict(plan.local, judged[position], self.rules)
