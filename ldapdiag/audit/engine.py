@@ -72,6 +72,7 @@ class AuditEngine:
         self._enumeration: dict[object, Directory] = {}
         self._plan: Plan | None = None
         self._lmtp_answers: Lru[tuple[int, str], LmtpAnswer] = Lru(LMTP_ANSWERS_KEPT)
+        self._renames: tuple[str | None] | None = None  # renames_login(), asked for every address
 
     def __enter__(self) -> AuditEngine:
         return self
@@ -135,10 +136,11 @@ class AuditEngine:
 
     def renames_login(self) -> str | None:
         """The pass_attrs item that renames a login (`uid=user`), None when logins keep their name."""
-        if self.config.dovecot_ldap is None:
-            return None
-        renamed = renamed_from(ldap_settings(self.config.dovecot_ldap).pass_attrs)
-        return renamed[1] if renamed else None
+        if self._renames is None:
+            ldap = self.config.dovecot_ldap
+            renamed = renamed_from(ldap_settings(ldap).pass_attrs) if ldap is not None else None
+            self._renames = (renamed[1] if renamed else None,)
+        return self._renames[0]
 
     def login(self, name: str) -> LoginOutcome | None:
         """An IMAP login's lookups (passdb, then userdb with the passdb's name), no password."""

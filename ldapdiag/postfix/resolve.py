@@ -11,6 +11,7 @@ malformed domain is RESOLVE_FLAG_ERROR.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ldapdiag.config.model import MailServerConfig
@@ -115,6 +116,7 @@ class MapSet:
                 raise NotEmulated(f"main.cf sets {name}: ldapdiag does not emulate it")
 
 
+@lru_cache(maxsize=1024)  # asked for the domain of every address resolved
 def valid_hostname(name: str) -> bool:
     """valid_hostname(): labels of letters, digits, `_` and inner `-`, not all numeric, <= 255."""
     if not name or len(name) > 255 or name.startswith(".") or name.endswith(".") or ".." in name:
