@@ -3,16 +3,18 @@ searches will get, fetched for many keys at once and put into the run's search c
 
 postfix (dict_ldap_lookup()) and dovecot (db_ldap_request_search()) each send one search per
 key; an audit asks ~5 per address. Before a chunk of addresses is resolved, this module predicts
-the keys the engines will ask (the address, its domain and `@domain`, the targets the aliases
-found so far expand to, dovecot's LMTP user name, the IMAP login and the name pass_attrs renames
-it to), groups their searches into `(&STATIC(|KEYPART1 ...))` searches with the lookup fast path
-(postfix/ldap_prefetch.py: split, batch, assignment by local matching under the server's EQUALITY
-rules, abandoned wherever that could be wrong) and stores each key's own answer in the run's LRU
-(cache.py) under the exact search the engine sends: (connection, base, scope, filter text,
-attributes, size limit, deref). The engines then run unchanged: a search whose answer is cached
+the keys the engines will ask (the address, its domain and `@domain`; for virtual_alias_maps, the
+targets the aliases found so far expand to; dovecot's LMTP user name, the IMAP login and the name
+pass_attrs renames it to), groups their searches into `(&STATIC(|KEYPART1 ...))` searches with the
+lookup fast path (postfix/ldap_prefetch.py: split, batch, assignment by local matching under the
+server's EQUALITY rules, abandoned wherever that could be wrong) and stores each key's own answer
+in the run's LRU (cache.py) under the exact search the engine sends: (connection, base, scope,
+filter text, attributes, size limit, deref). The engines then run unchanged: a search whose answer is cached
 is answered from it, any other is sent as before. A wrong guess of a key costs a slot in a batch,
 never a wrong answer; dovecot's "LDAP search returned multiple entries" still comes from the
-entries the server returns for that filter (dovecot_search() decides, as before).
+entries the server returns for that filter (dovecot_search() decides, as before). Searches that
+differ in their attributes at most share their batches (a table file opened twice by postfix;
+dovecot's passdb and userdb with one filter): the batch asks for the attributes of all of them.
 
 Entries come back with the attributes the key's own search asks for and no other (the batch also
 asks for the attributes it matches on: those are removed again). Where that cannot be exact (an
