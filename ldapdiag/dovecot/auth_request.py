@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ldapdiag.dovecot.settings import AuthSettings
-from ldapdiag.dovecot.var_expand import Expansion, UnsupportedExpansion, Variable, var_expand
+from ldapdiag.dovecot.var_expand import Expansion, UnsupportedExpansion, Variable, referenced, var_expand
 
 LDAP_ESCAPE_CHARS = '*,\\#+<>;"()= '
 _LDAP_ESCAPED = re.compile("[" + re.escape(LDAP_ESCAPE_CHARS) + "]")
@@ -72,6 +72,75 @@ _FIXED_ROWS = tuple(
         ("", "real_remote_port", "0"),
     )
 )  # the rows of auth_request_get_var_expand_table_full() no auth request changes here
+
+
+class _Names:
+    """A request's names, escaped as var_table() rows ask for them (each part made once)."""
+
+    __slots__ = ("_original", "_user", "esc", "mech", "name", "orig", "password", "service")
+
+    def __init__(self, esc: Escape, name: str, orig: str, service: str, mech: str, password: bool) -> None:
+        self.esc, self.name, self.orig, self.service, self.mech = esc, name, orig, service, mech
+        self.password = password
+        self._user: tuple[str, str, str | None] | None = None
+        self._original: tuple[str, str, str | None] | None = None
+
+    def _parts(self, value: str) -> tuple[str, str, str | None]:
+        local, at, domain = value.partition("@")
+        return self.esc(value), self.esc(local), self.esc(domain) if at else None
+
+    def user(self) -> tuple[str, str, str | None]:
+        """%u, %n, %d."""
+        if self._user is None:
+            self._user = self._parts(self.name)
+        return self._user
+
+    def original(self) -> tuple[str, str, str | None]:
+        """%{orig_user}, %{orig_username}, %{orig_domain} (and the auth_ and original_ names)."""
+        if self._original is None:
+            self._original = self._parts(self.orig)
+        return self._original
+
+    def domain_first(self) -> str | None:
+        return self.esc(self.name.split("@")[1]) if "@" in self.name else None
+
+    def domain_last(self) -> str | None:
+        return self.esc(self.name.rsplit("@", 1)[1]) if "@" in self.name else None
+
+
+_REQUEST_ROWS: tuple[tuple[str, str, Callable[[_Names], str | None]], ...] = (
+    ("u", "user", lambda n: n.user()[0]),
+    ("n", "username", lambda n: n.user()[1]),
+    ("d", "domain", lambda n: n.user()[2]),
+    ("s", "service", lambda n: n.esc(n.service)),
+    ("w", "password", lambda n: _PASSWORD if n.password else None),
+    ("m", "mech", lambda n: n.esc(n.mech)),
+    ("", "domain_first", _Names.domain_first),
+    ("", "domain_last", _Names.domain_last),
+    ("", "orig_user", lambda n: n.original()[0]),
+    ("", "orig_username", lambda n: n.original()[1]),
+    ("", "orig_domain", lambda n: n.original()[2]),
+    ("", "auth_user", lambda n: n.original()[0]),
+    ("", "auth_username", lambda n: n.original()[1]),
+    ("", "auth_domain", lambda n: n.original()[2]),
+    ("", "mechanism", lambda n: n.esc(n.mech)),
+    ("", "original_user", lambda n: n.original()[0]),
+    ("", "original_username", lambda n: n.original()[1]),
+    ("", "original_domain", lambda n: n.original()[2]),
+)  # the rows of auth_request_var_expand_static_tab[] filled from the request; _FIXED_ROWS follow
+
+
+@lru_cache(maxsize=256)
+def _selected(
+    wanted: frozenset[str] | None,
+) -> tuple[tuple[tuple[str, str, Callable[[_Names], str | None]], ...], tuple[Variable, ...]]:
+    """The request rows and the fixed rows that hold one of the wanted keys (None: all of them)."""
+    if wanted is None:
+        return _REQUEST_ROWS, _FIXED_ROWS
+    return (
+        tuple(row for row in _REQUEST_ROWS if row[0] in wanted or row[1] in wanted),
+        tuple(row for row in _FIXED_ROWS if row.key in wanted or row.long_key in wanted),
+    )
 
 
 @lru_cache(maxsize=16)
@@ -180,53 +249,29 @@ class AuthRequest:
         username: str | None = None,
         dollar: str | None = None,
         with_dollar: bool = False,
+        template: str | None = None,
     ) -> tuple[Variable, ...]:
-        """auth_request_get_var_expand_table_full(): the rows dovecot fills for this request."""
+        """auth_request_get_var_expand_table_full(): the rows dovecot fills for this request
+        (`template`: only the rows it reads, the others are never looked at)."""
         esc = escape or _no_escape
         name = self.user if username is None else username
         orig = self.original_username if self.original_username is not None else name
-        key = (esc, name, orig, self.service, self.mech_name, self.mech_password is None)
+        wanted = None if template is None else referenced(template)
+        key = (esc, name, orig, self.service, self.mech_name, self.mech_password is None, wanted)
         table = self._tables.get(key)
         if table is None:
-            table = self._tables[key] = self._rows(esc, name, orig)
+            table = self._tables[key] = self._rows(esc, name, orig, wanted)
         if with_dollar:  # db_ldap_value_get_var_expand_table(): %$ is the attribute's value
             return (Variable("$", None, dollar), *table)
         return table
 
-    def _rows(self, esc: Escape, name: str, orig: str) -> tuple[Variable, ...]:
-        """The rows of var_table() (without %$); those with fixed values last (every key is unique,
-        so the order never changes what a variable expands to)."""
-
-        def parts(value: str) -> tuple[str, str, str | None]:
-            local, at, domain = value.partition("@")
-            return esc(value), esc(local), esc(domain) if at else None
-
-        user, local, domain = parts(name)
-        o_user, o_local, o_domain = parts(orig)
-        first = esc(name.split("@")[1]) if "@" in name else None
-        last = esc(name.rsplit("@", 1)[1]) if "@" in name else None
-        mech = esc(self.mech_name)
-        return (
-            Variable("u", "user", user),
-            Variable("n", "username", local),
-            Variable("d", "domain", domain),
-            Variable("s", "service", esc(self.service)),
-            Variable("w", "password", None if self.mech_password is None else _PASSWORD),
-            Variable("m", "mech", mech),
-            Variable("", "domain_first", first),
-            Variable("", "domain_last", last),
-            Variable("", "orig_user", o_user),
-            Variable("", "orig_username", o_local),
-            Variable("", "orig_domain", o_domain),
-            Variable("", "auth_user", o_user),
-            Variable("", "auth_username", o_local),
-            Variable("", "auth_domain", o_domain),
-            Variable("", "mechanism", mech),
-            Variable("", "original_user", o_user),
-            Variable("", "original_username", o_local),
-            Variable("", "original_domain", o_domain),
-            *_FIXED_ROWS,
-        )
+    def _rows(self, esc: Escape, name: str, orig: str, wanted: frozenset[str] | None) -> tuple[Variable, ...]:
+        """The rows of var_table() (without %$), in dovecot's order; with `wanted`, those rows only."""
+        rows, fixed = _selected(wanted)
+        if not rows:
+            return fixed
+        names = _Names(esc, name, orig, self.service, self.mech_name, self.mech_password is not None)
+        return (*(Variable(key, long_key, get(names)) for key, long_key, get in rows), *fixed)
 
     def expand(self, template: str, escape: Escape | None = None, username: str | None = None) -> Expansion:
         """auth_request_var_expand(): the request's table with the passdb:/userdb: functions."""
@@ -243,7 +288,9 @@ class AuthRequest:
             return esc(value if value is not None else (default if colon else ""))
 
         expansion = var_expand(
-            template, self.var_table(escape, username), {"passdb": passdb, "userdb": userdb}
+            template,
+            self.var_table(escape, username, template=template),
+            {"passdb": passdb, "userdb": userdb},
         )
         if _PASSWORD in expansion.text:
             raise UnsupportedExpansion("the template uses the password (%w): ldapdiag does not expand it")

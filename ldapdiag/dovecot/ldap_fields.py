@@ -121,7 +121,7 @@ class FieldIterator:
         self.skip_null_values = skip_null_values
         self.index = 0
 
-    def next(self, table: Callable[[str | None], tuple[Variable, ...]]) -> FieldValue | None:
+    def next(self, table: Callable[[str | None, str], tuple[Variable, ...]]) -> FieldValue | None:
         """The next field's name and values, or None at the end."""
         while self.index < len(self.fields):
             field = self.fields[self.index]
@@ -132,7 +132,7 @@ class FieldIterator:
             return result
         return None
 
-    def _one(self, field: LdapField, table: Callable[[str | None], tuple[Variable, ...]]) -> FieldValue:
+    def _one(self, field: LdapField, table: Callable[[str | None, str], tuple[Variable, ...]]) -> FieldValue:
         self.lookup.warnings = []
         found = self.lookup.values(field.ldap_attr) if field.ldap_attr else None
         values: tuple[str, ...] = found or ()
@@ -141,13 +141,15 @@ class FieldIterator:
                 self.lookup.warnings.append(
                     f"Multiple values found for '{field.name}': dovecot uses the first one"
                 )
-            expansion = var_expand(field.template, table(values[0] if values else None), self._funcs())
+            expansion = var_expand(
+                field.template, table(values[0] if values else None, field.template), self._funcs()
+            )
             if not expansion.ok:
                 self.lookup.warnings.append(f"Failed to expand template {field.template}: {expansion.error}")
             values = (expansion.text,)
         name = field.name
         if "%" in name:
-            expansion = var_expand(name, table(None), self._funcs())
+            expansion = var_expand(name, table(None, name), self._funcs())
             if not expansion.ok:
                 self.lookup.warnings.append(f"Failed to expand {field.name}: {expansion.error}")
             name = expansion.text

@@ -82,7 +82,7 @@ def _apply_fields(request: AuthRequest, attrs: AttrMap, entry: Entry, passdb: bo
     iterator = FieldIterator(attrs, entry, skip_null_values=not passdb)
     while True:
         value = iterator.next(
-            lambda dollar: request.var_table(dollar=dollar, with_dollar=True),
+            lambda dollar, template: request.var_table(dollar=dollar, with_dollar=True, template=template),
         )
         if value is None:
             return

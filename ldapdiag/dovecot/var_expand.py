@@ -201,6 +201,13 @@ def _compile(template: str) -> tuple[str | _Reference, ...]:
     return tuple(parts)
 
 
+@lru_cache(maxsize=1024)
+def referenced(template: str) -> frozenset[str]:
+    """The keys a template asks of the table (`%u`: u, `%{user}`: user); rows with none of them
+    are never read (keys are unique, so a table without them expands the template alike)."""
+    return frozenset(part.key for part in _compile(template) if part.__class__ is not str)  # type: ignore[union-attr]
+
+
 def var_expand(
     template: str,
     table: tuple[Variable, ...],

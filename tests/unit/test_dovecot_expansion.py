@@ -153,7 +153,7 @@ def test_field_iteration_with_templates_and_missing_attributes() -> None:
     request.set_username("jo@example.org")
     iterator = FieldIterator(attrs, entry, skip_null_values=True)
     while (
-        value := iterator.next(lambda dollar: request.var_table(dollar=dollar, with_dollar=True))
+        value := iterator.next(lambda dollar, _template: request.var_table(dollar=dollar, with_dollar=True))
     ) is not None:
         request.set_userdb_field_values(value.name, value.values)
     assert request.userdb_reply == {
@@ -169,3 +169,46 @@ def test_lmtp_username() -> None:
     assert lmtp_username("alice+news@example.org", "+") == "alice@example.org"
     assert lmtp_username("a-b+c@example.org", "+-") == "a@example.org"
     assert lmtp_username("alice@example.org", "") == "alice@example.org"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "%u",
+        "%Ln@%Ud",
+        "(&(objectClass=inetOrgPerson)(|(mail=%u)(uid=%n)))",
+        "%{user} %{username} %{domain} %{service} %{mech} %{mechanism}",
+        "%{domain_first}/%{domain_last}",
+        "%{orig_user} %{orig_username} %{orig_domain}",
+        "%{auth_user} %{auth_username} %{auth_domain}",
+        "%{original_user} %{original_username} %{original_domain}",
+        "%h %l %r %! %c %a %b %k %{home} %{session} %{real_rport} %{local_port}",
+        "%2.3u %-3n %0.1d",
+        "%x",  # no such variable: UNSUPPORTED_VARIABLE_x and a failed expansion, with any table
+        "%{nonexistent}",
+        "%{ldap:uid}",
+        "%%u",
+        "%w",
+        "dc=example,dc=org",
+        "",
+    ],
+)
+def test_the_rows_a_template_reads_expand_it_as_the_whole_table(template: str) -> None:
+    """var_table(template=...) leaves out the rows the template never reads: the expansion is the
+    whole table's, text, verdict and error alike (every key is unique)."""
+    request = AuthRequest(
+        AuthSettings(),
+        "imap",
+        mech_password="secret",
+        user="Jo.Doe@Example.org@corp",
+        original_username="jo.doe@example.org",
+    )
+    for escape in (None, ldap_escape):
+        whole = request.var_table(escape)
+        only = request.var_table(escape, template=template)
+        assert len(only) < len(whole)
+        assert var_expand(template, only) == var_expand(template, whole)
+        dollar = request.var_table(escape, dollar="v", with_dollar=True, template=template + "%$")
+        assert var_expand(template + "%$", dollar) == var_expand(
+            template + "%$", request.var_table(escape, dollar="v", with_dollar=True)
+        )
