@@ -183,6 +183,7 @@ def _split(node: f.Filter, rules: ServerRules) -> tuple[tuple[f.Filter, ...], f.
 _MARK_USER, _MARK_DOMAIN = "zldapdiagmarkuserz", "zldapdiagmarkdomainz"
 _MARK_KEY = f"{_MARK_USER}@{_MARK_DOMAIN}"
 _MARK_KEY_BYTES = _MARK_KEY.encode()
+_MARK_USER_BYTES, _MARK_DOMAIN_BYTES = _MARK_USER.encode(), _MARK_DOMAIN.encode()
 _CODES = frozenset("sudSUD%")
 
 
@@ -296,20 +297,18 @@ def _equality(attribute: str, value: bytes) -> f.Equality:
 
 def _substitute(node: f.Filter, user: bytes, domain: bytes, whole: bytes | None = None) -> f.Filter:
     """The marker tree's local part for one key (`whole`: the key itself, what %s gives)."""
-    match node:
-        case f.Equality(attribute, value):
-            if b"zldapdiagmark" not in value:
-                return node
-            if whole is None:
-                whole = user + b"@" + domain if domain else user
-            value = value.replace(_MARK_KEY_BYTES, whole)
-            return _equality(
-                attribute, value.replace(_MARK_USER.encode(), user).replace(_MARK_DOMAIN.encode(), domain)
-            )
-        case f.And(children):
-            return _branch(f.And, tuple([_substitute(child, user, domain, whole) for child in children]))
-        case f.Or(children):
-            return _branch(f.Or, tuple([_substitute(child, user, domain, whole) for child in children]))
+    kind = type(node)  # the tree holds these classes themselves (filters.py has no subclasses of them)
+    if kind is f.Equality:
+        value = node.value  # type: ignore[attr-defined]
+        if b"zldapdiagmark" not in value:
+            return node
+        if whole is None:
+            whole = user + b"@" + domain if domain else user
+        value = value.replace(_MARK_KEY_BYTES, whole).replace(_MARK_USER_BYTES, user)
+        return _equality(node.attribute, value.replace(_MARK_DOMAIN_BYTES, domain))  # type: ignore[attr-defined]
+    if kind is f.And or kind is f.Or:
+        children = node.filters  # type: ignore[attr-defined]
+        return _branch(kind, tuple([_substitute(child, user, domain, whole) for child in children]))
     return node
 
 
@@ -363,6 +362,16 @@ def _verdict(node: f.Filter, values: _Values, rules: ServerRules) -> bool | None
             verdicts = [_verdict(child, values, rules) for child in children]
             return True if True in verdicts else (False if all(v is False for v in verdicts) else None)
     return None
+
+
+def _equalities(node: f.Filter) -> tuple[f.Equality, ...]:
+    """_leaves() of a key's local filter; without a walk for one equality or an AND/OR of them."""
+    kind = type(node)
+    if kind is f.Equality:
+        return (node,)  # type: ignore[return-value]
+    if (kind is f.Or or kind is f.And) and all(type(leaf) is f.Equality for leaf in node.filters):  # type: ignore[attr-defined]
+        return node.filters  # type: ignore[attr-defined,no-any-return]
+    return tuple(_leaves(node))
 
 
 def _leaves(node: f.Filter) -> Iterator[f.Equality]:
@@ -450,7 +459,7 @@ class _TablePrefetch:
         seen: set[str] = set()
         for plan in plans:
             local = plan.local
-            for leaf in (local,) if type(local) is f.Equality else _leaves(local):
+            for leaf in _equalities(local):
                 name = leaf.attribute  # type: ignore[attr-defined]
                 if name in seen:
                     continue
@@ -493,7 +502,7 @@ class _TablePrefetch:
         names: set[str] = set()
         for plan in plans:
             local = plan.local
-            for leaf in (local,) if type(local) is f.Equality else _leaves(local):
+            for leaf in _equalities(local):
                 if leaf.attribute in names:  # type: ignore[attr-defined]
                     continue
                 names.add(leaf.attribute)  # type: ignore[attr-defined]
@@ -526,7 +535,7 @@ class _TablePrefetch:
                 found[plan.query] = hits
                 continue
             candidates: set[int] = set()
-            for leaf in _leaves(plan.local):
+            for leaf in _equalities(local):
                 oid = self.rules.type_of(leaf.attribute) or ""
                 value = leaf.value.lower() if types.get(oid) else leaf.value
                 candidates.update(index.get((oid, value), ()))
