@@ -9,10 +9,10 @@ pass_attrs renames it to), groups their searches into `(&STATIC(|KEYPART1 ...))`
 lookup fast path (postfix/ldap_prefetch.py: split, batch, assignment by local matching under the
 server's EQUALITY rules, abandoned wherever that could be wrong) and stores each key's own answer
 in the run's LRU (cache.py) under the exact search the engine sends: (connection, base, scope,
-filter text, attributes, size limit, deref). The engines then run unchanged: a search whose answer is cached
-is answered from it, any other is sent as before. A wrong guess of a key costs a slot in a batch,
-never a wrong answer; dovecot's "LDAP search returned multiple entries" still comes from the
-entries the server returns for that filter (dovecot_search() decides, as before). Searches that
+filter text, attributes, size limit, deref). The engines then run unchanged: a search whose
+answer is cached is answered from it, any other is sent as before. A wrong guess of a key costs
+a slot in a batch, never a wrong answer; dovecot's "LDAP search returned multiple entries" still
+comes from the entries the server returns for that filter (dovecot_search() decides). Searches that
 differ in their attributes at most share their batches (a table file opened twice by postfix;
 dovecot's passdb and userdb with one filter): the batch asks for the attributes of all of them.
 
