@@ -29,15 +29,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from ldapdiag.audit.cache import Lru
-from ldapdiag.config.postfix_cf import split_table_list
 from ldapdiag.directory import filters as f
 from ldapdiag.directory.directory import Directory, Entry, SearchOutcome, WireSearch
 from ldapdiag.directory.problems import DirectoryProblem
 from ldapdiag.dovecot.auth_request import AuthRequest, ldap_escape
 from ldapdiag.dovecot.ldap_fields import parse_attrs
 from ldapdiag.dovecot.lmtp import lmtp_username
-from ldapdiag.dovecot.settings import LdapSettings, ldap_settings
-from ldapdiag.lint.rules.dovecot_rename import renamed_from
+from ldapdiag.dovecot.settings import LdapSettings
 from ldapdiag.postfix.ldap_prefetch import (
     _MARK_DOMAIN,
     _MARK_USER,
@@ -54,7 +52,6 @@ from ldapdiag.postfix.ldap_prefetch import (
     with_changes,
 )
 from ldapdiag.postfix.ldap_table import LdapTable
-from ldapdiag.postfix.maps import parameter_value
 
 if TYPE_CHECKING:
     from ldapdiag.audit.engine import AuditEngine
@@ -99,10 +96,11 @@ class ChunkPrefetch:
         self._markers: dict[tuple[str, str, bool, bool], _Marker | None] = {}
         self._supertypes: dict[int, frozenset[str]] = {}  # id(ServerRules) -> supertype OIDs
         self.disabled = False
-        self._alias_tables: frozenset[str] | None = None
-        ldap = ldap_settings(engine.config.dovecot_ldap) if engine.config.dovecot_ldap is not None else None
-        renamed = renamed_from(ldap.pass_attrs) if ldap is not None else None
-        self._rename_attribute = renamed[0] if renamed else None
+        # an alias's or a group's targets are fetched ahead for virtual_alias_maps' tables only:
+        # cleanup asks them again (virtual alias expansion is recursive); the mailbox map is asked
+        # for the addresses smtpd receives, not for the targets (measured: 169 of 12,396 target keys)
+        self._alias_tables = frozenset(engine.table_specs("virtual_alias_maps"))
+        self._rename_attribute = engine.login_rename[0] if engine.login_rename else None
 
     # -- the round for one chunk -----------------------------------------------------------------
 
@@ -136,7 +134,7 @@ class ChunkPrefetch:
             if not fresh or len(recipients) > 2 * TARGETS_PER_ROUND:
                 break
             seen.update(fresh)
-            targets = self._postfix(fresh, self._alias_specs())
+            targets = self._postfix(fresh, self._alias_tables)
             recipients.update(targets)
         self._dovecot(sorted(recipients), chosen)
         return count
@@ -192,15 +190,6 @@ class ChunkPrefetch:
             if directory.session is not None and not directory.session.closed:
                 tables.append(table)
         return tables
-
-    def _alias_specs(self) -> frozenset[str]:
-        """The tables of virtual_alias_maps: for an alias's or a group's targets, cleanup asks
-        them again (virtual alias expansion is recursive); the mailbox map is asked for the
-        addresses smtpd receives, not for the targets (measured: 169 of 12,396 target keys)."""
-        if self._alias_tables is None:
-            maps = parameter_value(self.engine.config.postfix_main, "virtual_alias_maps")
-            self._alias_tables = frozenset(split_table_list(maps or ""))
-        return self._alias_tables
 
     # -- dovecot ---------------------------------------------------------------------------------
 

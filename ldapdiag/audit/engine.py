@@ -9,6 +9,7 @@ from the internet would be.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 from ldapdiag.config.model import MailServerConfig
@@ -72,7 +73,6 @@ class AuditEngine:
         self._enumeration: dict[object, Directory] = {}
         self._plan: Plan | None = None
         self._lmtp_answers: Lru[tuple[int, str], LmtpAnswer] = Lru(LMTP_ANSWERS_KEPT)
-        self._renames: tuple[str | None] | None = None  # renames_login(), asked for every address
 
     def __enter__(self) -> AuditEngine:
         return self
@@ -134,13 +134,16 @@ class AuditEngine:
     def lmtp_settings(self) -> AuthSettings | None:
         return self.auth.settings("lmtp") if self.auth is not None else None
 
+    @cached_property
+    def login_rename(self) -> tuple[str, str] | None:
+        """(the attribute whose value becomes the login, the pass_attrs item: `uid=user`), None
+        when dovecot's passdb keeps the login's name (renamed_from(); asked for every address)."""
+        ldap = self.config.dovecot_ldap
+        return renamed_from(ldap_settings(ldap).pass_attrs) if ldap is not None else None
+
     def renames_login(self) -> str | None:
         """The pass_attrs item that renames a login (`uid=user`), None when logins keep their name."""
-        if self._renames is None:
-            ldap = self.config.dovecot_ldap
-            renamed = renamed_from(ldap_settings(ldap).pass_attrs) if ldap is not None else None
-            self._renames = (renamed[1] if renamed else None,)
-        return self._renames[0]
+        return self.login_rename[1] if self.login_rename else None
 
     def login(self, name: str) -> LoginOutcome | None:
         """An IMAP login's lookups (passdb, then userdb with the passdb's name), no password."""
@@ -177,8 +180,12 @@ class AuditEngine:
         return AD_CAPABILITY in self.enumeration_directory(tables[0]).root_dse().get("supportedCapabilities")
 
     def _recipient_specs(self) -> list[str]:
-        main = self.config.postfix_main
-        return [s for p in RECIPIENT_MAPS for s in split_table_list(parameter_value(main, p) or "")]
+        return [spec for parameter in RECIPIENT_MAPS for spec in self.table_specs(parameter)]
+
+    def table_specs(self, parameter: str) -> list[str]:
+        """The tables of a main.cf table list (`ldap:/etc/postfix/ldap-aliases.cf`, ...), as
+        maps_create() splits it."""
+        return split_table_list(parameter_value(self.config.postfix_main, parameter) or "")
 
     def enumeration_directory(self, table: LdapTable) -> Directory:
         """A connection of its own per connection setting, made as postfix makes the table's."""
