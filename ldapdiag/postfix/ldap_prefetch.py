@@ -365,7 +365,8 @@ def _verdict(node: f.Filter, values: _Values, rules: ServerRules) -> bool | None
 
 
 def _equalities(node: f.Filter) -> tuple[f.Equality, ...]:
-    """_leaves() of a key's local filter; without a walk for one equality or an AND/OR of them."""
+    """_leaves() of a key's local filter; without a walk for one equality or an AND/OR of them
+    (then the node's own `filters` tuple itself: `leaves is node.filters` tells that case)."""
     kind = type(node)
     if kind is f.Equality:
         return (node,)  # type: ignore[return-value]
@@ -535,12 +536,13 @@ class _TablePrefetch:
                 found[plan.query] = hits
                 continue
             candidates: set[int] = set()
-            for leaf in _equalities(local):
+            leaves = _equalities(local)
+            for leaf in leaves:
                 oid = self.rules.type_of(leaf.attribute) or ""
                 value = leaf.value.lower() if types.get(oid) else leaf.value
                 candidates.update(index.get((oid, value), ()))
                 candidates.update(unsure.get(oid, ()))
-            if not unsure and type(local) is f.Or and all(type(leaf) is f.Equality for leaf in local.filters):
+            if not unsure and type(local) is f.Or and leaves is local.filters:  # an OR of equalities only
                 # _verdict() of an OR of equalities, no entry unsure: True exactly for the entries
                 # the index gives for one of them (the candidates), False for every other entry.
                 claimed.update(candidates)
