@@ -7,7 +7,10 @@ user, NO otherwise (a file lak_config_read() rejects makes every answer NO).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -75,6 +78,19 @@ def directory() -> Iterator[Directory]:
             server.stop()
 
 
+def _stop(daemon: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to saslauthd; its process group (its own session) SIGKILLed if it has not ended
+    within 10 s. Seen in a CI run: saslauthd stuck for good in a futex wait with SIGTERM blocked
+    (inside its own handler), so the test failed in its cleanup and the daemon was left behind."""
+    daemon.terminate()
+    try:
+        daemon.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait()
+
+
 def saslauthd_answer(conf: str | bytes, user: str = USER, password: str = USER_PW) -> str:
     """Start `saslauthd -a ldap -O CONF` and return testsaslauthd's answer: "OK" or "NO"."""
     assert SASLAUTHD is not None and TESTSASLAUTHD is not None
@@ -104,8 +120,7 @@ def saslauthd_answer(conf: str | bytes, user: str = USER, password: str = USER_P
                 check=False,
             )
         finally:
-            daemon.terminate()
-            daemon.wait(timeout=10)
+            _stop(daemon)
     answer = result.stdout.split()
     return answer[1] if len(answer) > 1 and answer[1] in ("OK", "NO") else result.stdout.strip()
 
@@ -154,8 +169,7 @@ class SaslauthdSandbox:
 
     def __exit__(self, *exc: object) -> None:
         if self._daemon is not None:
-            self._daemon.terminate()
-            self._daemon.wait(timeout=10)
+            _stop(self._daemon)
             self._daemon = None
         if self._tmp is not None:
             self._tmp.cleanup()
